@@ -1,0 +1,83 @@
+"""Agencies and the endpoints that route a contact to one of them."""
+
+import time
+from dataclasses import dataclass
+
+from chalicelib.errors import NotFoundError
+from chalicelib.settings import get_settings
+from chalicelib.store.models import Agency, AgencyEndpoint, agency_key, endpoint_key
+
+
+@dataclass(frozen=True)
+class AgencyConfig:
+    """The settings of one agency that handlers need."""
+
+    agency_id: str
+    name: str
+    country: str
+    timezone: str
+    default_language: str
+    languages: frozenset[str]
+    active_case_days: int
+    chat_enabled: bool
+    # The number that two-way SMS replies are sent from, in E.164.
+    sms_number: str | None = None
+
+    def language_for(self, requested: str | None) -> str:
+        """Return the requested language if the agency serves it, else its default."""
+        if requested and requested in self.languages:
+            return requested
+        return self.default_language
+
+
+# Per-container caches: agency settings change rarely, and each lookup saved is
+# a DynamoDB read on the hot path.
+_agencies: dict[str, tuple[float, AgencyConfig]] = {}
+_endpoints: dict[tuple[str, str], tuple[float, str]] = {}
+
+
+def clear_cache() -> None:
+    """Forget cached agencies and endpoints (tests and settings changes)."""
+    _agencies.clear()
+    _endpoints.clear()
+
+
+def _fresh(cached_at: float) -> bool:
+    return time.monotonic() - cached_at < get_settings().agency_cache_seconds
+
+
+def get_agency(agency_id: str) -> AgencyConfig:
+    """Return an agency's settings; raises NotFoundError for an unknown agency."""
+    cached = _agencies.get(agency_id)
+    if cached and _fresh(cached[0]):
+        return cached[1]
+    try:
+        item = Agency.get(agency_key(agency_id), "CONFIG")
+    except Agency.DoesNotExist as error:
+        raise NotFoundError(f"agency {agency_id!r} not found", field="agency_id") from error
+    config = AgencyConfig(
+        agency_id=item.agency_id,
+        name=item.name,
+        country=item.country,
+        timezone=item.timezone,
+        default_language=item.default_language,
+        languages=frozenset(item.languages or {item.default_language}),
+        active_case_days=int(item.active_case_days),
+        chat_enabled=bool(item.chat_enabled),
+        sms_number=item.sms_number,
+    )
+    _agencies[agency_id] = (time.monotonic(), config)
+    return config
+
+
+def agency_for_endpoint(kind: str, value: str) -> AgencyConfig:
+    """Return the agency that owns an endpoint; raises NotFoundError when none does."""
+    cached = _endpoints.get((kind, value))
+    if cached and _fresh(cached[0]):
+        return get_agency(cached[1])
+    try:
+        item = AgencyEndpoint.get(endpoint_key(kind, value), "AGENCY")
+    except AgencyEndpoint.DoesNotExist as error:
+        raise NotFoundError(f"no agency owns this {kind} endpoint", field=kind) from error
+    _endpoints[(kind, value)] = (time.monotonic(), item.agency_id)
+    return get_agency(item.agency_id)

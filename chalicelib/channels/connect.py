@@ -1,0 +1,138 @@
+"""Amazon Connect contact flow invocations (the "Invoke AWS Lambda function" block).
+
+The event is `{"Name": "ContactFlowEvent", "Details": {"ContactData": {...},
+"Parameters": {...}}}`. Connect adds fields and enum values over time, so every
+model ignores what it does not know and enums are kept as plain strings. The
+answer is a flat map of strings, which the flow reads as `$.External.<key>`.
+"""
+
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pynamodb.exceptions import PynamoDBException
+
+from chalicelib.agencies import AgencyConfig, agency_for_endpoint
+from chalicelib.channels.validation import validate
+from chalicelib.errors import VentanillaError
+from chalicelib.identity.phones import PhoneNumberError, normalize_phone
+from chalicelib.journey import calls
+from chalicelib.journey.models import VOICE, Identity
+from chalicelib.observability import logger
+
+# Caller ids that mean "withheld"; Connect passes what the carrier sent.
+ANONYMOUS_CALLERS = {"anonymous", "unknown", "restricted", "private", "unavailable"}
+
+# Connect channels as stored on the timeline; a channel added later keeps its
+# own name in lower case.
+CHANNELS = {"VOICE": VOICE, "CHAT": "connect_chat", "TASK": "task", "EMAIL": "email"}
+
+
+class _Tolerant(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class Endpoint(_Tolerant):
+    Address: str | None = None
+    Type: str | None = None
+
+
+class QueueInfo(_Tolerant):
+    ARN: str | None = None
+    Name: str | None = None
+    OutboundCallerId: Any = None
+
+
+class ContactData(_Tolerant):
+    ContactId: str = Field(min_length=1, max_length=256)
+    InitialContactId: str | None = None
+    PreviousContactId: str | None = None
+    Channel: str = "VOICE"
+    InstanceARN: str = Field(min_length=1)
+    InitiationMethod: str | None = None
+    CustomerEndpoint: Endpoint | None = None
+    SystemEndpoint: Endpoint | None = None
+    Queue: QueueInfo | None = None
+    Attributes: dict[str, Any] | None = None
+    LanguageCode: str | None = None
+
+
+class Details(_Tolerant):
+    ContactData: ContactData
+    Parameters: dict[str, Any] | None = None
+
+    @field_validator("Parameters")
+    @classmethod
+    def _as_strings(cls, value: dict[str, Any] | None) -> dict[str, str]:
+        return {key: "" if item is None else str(item) for key, item in (value or {}).items()}
+
+
+class ContactFlowEvent(_Tolerant):
+    Details: Details
+
+
+def parse_call(event: Any) -> tuple[calls.Call, str, dict[str, str]]:
+    """Return the call, the requested action and the flow's parameters.
+
+    Raises ValidationError for an event that is not a contact flow invocation
+    and NotFoundError for an instance no agency owns.
+    """
+    details = validate(ContactFlowEvent, event).Details
+    data = details.ContactData
+    agency = agency_for_endpoint("connect", data.InstanceARN)
+    parameters = details.Parameters or {}
+    action = (parameters.get("action") or "identify").strip().lower()
+    call = calls.Call(
+        agency=agency,
+        call_id=data.InitialContactId or data.ContactId,
+        channel=CHANNELS.get(data.Channel.upper(), data.Channel.lower()),
+        caller=_caller(data.CustomerEndpoint, agency),
+        language_hint=_language(data),
+    )
+    return call, action, parameters
+
+
+def _caller(endpoint: Endpoint | None, agency: AgencyConfig) -> Identity | None:
+    """Return the caller id as an unverified phone identity, or None when withheld."""
+    if endpoint is None or not endpoint.Address:
+        return None
+    if (endpoint.Type or "TELEPHONE_NUMBER") != "TELEPHONE_NUMBER":
+        return None
+    if endpoint.Address.strip().lower() in ANONYMOUS_CALLERS:
+        return None
+    try:
+        return Identity("phone", normalize_phone(endpoint.Address, agency.country), False)
+    except (PhoneNumberError, ValueError):
+        return None
+
+
+def _language(data: ContactData) -> str | None:
+    """Return the two-letter language of the flow (`es-MX` gives `es`)."""
+    code = data.LanguageCode or (data.Attributes or {}).get("language")
+    if not isinstance(code, str) or not code:
+        return None
+    return code.split("-")[0].split("_")[0].lower()
+
+
+def handle(event: Any) -> dict[str, str]:
+    """Run the requested action and return the flat answer; never raises."""
+    language = "es"
+    try:
+        call, action, parameters = parse_call(event)
+        language = call.agency.default_language
+        logger.append_keys(agency=call.agency.agency_id, channel=call.channel, action=action)
+        if action == "identify":
+            answer = calls.identify(call)
+        elif action == "case_status":
+            answer = calls.case_status(call, parameters.get("case_reference"))
+        else:
+            logger.warning("contact flow action unknown")
+            answer = {**calls.error_answer(language), "error_code": "unknown_action"}
+    except VentanillaError as error:
+        logger.warning("contact flow rejected", extra={"error": error.message})
+        return {**calls.error_answer(language), "error_code": error.code}
+    except (PynamoDBException, BotoCoreError, ClientError):
+        logger.exception("contact flow failed")
+        return {**calls.error_answer(language), "error_code": "unavailable"}
+    logger.info("contact flow answered", extra={"result": answer["result"]})
+    return answer

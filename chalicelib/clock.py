@@ -1,0 +1,22 @@
+"""UTC time in the one string form stored everywhere."""
+
+from datetime import UTC, datetime
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def isoformat_z(moment: datetime) -> str:
+    """Format as `2026-12-04T10:14:41.123Z`, which sorts as text in time order."""
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+def parse_utc(text: str) -> datetime:
+    """Parse an ISO 8601 timestamp with a `Z` or offset suffix; raises ValueError."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"timestamp {text!r} has no time zone")
+    return moment.astimezone(UTC)

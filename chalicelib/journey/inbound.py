@@ -1,0 +1,419 @@
+"""Record a citizen's message on the timeline and attach it to a case.
+
+A message from a known citizen costs one read (the identity link, which carries
+the citizen's open case per agency) and one TransactWriteItems call holding the
+contact, its dedupe marker and the case update. Quoting a case reference adds
+two reads (reference, then case).
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from chalicelib.clock import isoformat_z, parse_utc, utc_now
+from chalicelib.errors import DuplicateEventError
+from chalicelib.journey import prompts
+from chalicelib.journey.models import (
+    CHAT,
+    OPEN,
+    OPEN_STATUSES,
+    InboundMessage,
+    InboundResult,
+)
+from chalicelib.journey.records import (
+    contact_id_for,
+    new_case_items,
+    new_contact,
+    new_id,
+    new_link,
+    new_marker,
+    new_profile,
+)
+from chalicelib.journey.references import find_references, format_reference, new_reference
+from chalicelib.notify import chat as chat_outbox
+from chalicelib.notify import sender as notify
+from chalicelib.observability import logger
+from chalicelib.store.models import (
+    Case,
+    CaseReference,
+    ChatSession,
+    CitizenCase,
+    CitizenProfile,
+    DedupeMarker,
+    IdentityLink,
+    MergeRecord,
+    case_key,
+    chat_key,
+    citizen_key,
+    event_key,
+    identity_key,
+    queue_key,
+    reference_key,
+)
+from chalicelib.store.transactions import Transaction, TransactionConflictError
+
+# Attempts of one message when a concurrent write changed what it read first.
+MAX_ATTEMPTS = 3
+
+
+@dataclass
+class _Plan:
+    """The decisions for one message, filled in step by step before the commit."""
+
+    citizen_id: str | None = None
+    language: str | None = None
+    link: IdentityLink | None = None
+    # True when this message creates `link`, so the case goes into the new item.
+    link_is_new: bool = False
+    case_id: str | None = None
+    reference: str | None = None
+    case_opened: bool = False
+    transaction: Transaction = field(default_factory=Transaction)
+
+
+def record_inbound(message: InboundMessage) -> InboundResult:
+    """Record one inbound message exactly once and return where it landed."""
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            return _record_once(message, utc_now())
+        except DuplicateEventError:
+            return _recorded_result(message)
+        except TransactionConflictError as error:
+            if attempt == MAX_ATTEMPTS:
+                raise
+            logger.info("inbound write retried", extra={"failed": error.tags, "attempt": attempt})
+    raise AssertionError("unreachable")
+
+
+def _record_once(message: InboundMessage, now: datetime) -> InboundResult:
+    plan = _Plan(citizen_id=message.citizen_id, language=message.language)
+    if message.sender is not None and message.sender.verified:
+        plan.link = _owner_link(message.sender.kind, message.sender.value)
+        if plan.link is not None:
+            plan.citizen_id = plan.link.citizen_id
+            plan.language = plan.link.language
+    quoted = _quoted_case(message)
+    if quoted is not None and message.sender is not None and message.sender.verified:
+        _apply_proof(message, plan, quoted, now)
+    if plan.citizen_id is None:
+        _add_new_citizen(message, plan, now)
+    plan.language = plan.language or message.agency.default_language
+
+    _choose_case(message, plan, quoted, now)
+    contact = _add_contact(message, plan, now)
+    if plan.case_opened:
+        _announce_case(message, plan, contact.contact_id, now)
+    plan.transaction.commit()
+
+    if plan.case_opened and message.channel != CHAT:
+        notify.send_text(
+            agency=message.agency,
+            channel=message.channel,
+            citizen_id=plan.citizen_id,
+            to=message.sender,
+            text=_case_notice(plan),
+            case_id=plan.case_id,
+            case_reference=plan.reference,
+        )
+    return InboundResult(
+        contact_id=contact.contact_id,
+        citizen_id=plan.citizen_id,
+        case_id=plan.case_id,
+        case_reference=plan.reference,
+        case_opened=plan.case_opened,
+        duplicate=False,
+        language=plan.language,
+    )
+
+
+def _owner_link(kind: str, value: str) -> IdentityLink | None:
+    try:
+        return IdentityLink.get(identity_key(kind, value), "LINK")
+    except IdentityLink.DoesNotExist:
+        return None
+
+
+def _quoted_case(message: InboundMessage) -> Case | None:
+    """Return the first case of this agency whose reference the message quotes."""
+    for reference in find_references(message.body):
+        try:
+            pointer = CaseReference.get(reference_key(reference), "CASE")
+        except CaseReference.DoesNotExist:
+            continue
+        if pointer.agency_id != message.agency.agency_id:
+            logger.info("reference of another agency ignored", extra={"case_id": pointer.case_id})
+            continue
+        try:
+            return Case.get(case_key(pointer.case_id), "CASE")
+        except Case.DoesNotExist:
+            continue
+    return None
+
+
+def _apply_proof(message: InboundMessage, plan: _Plan, case: Case, now: datetime) -> None:
+    """Join a provisional profile to a verified sender who quotes its case reference.
+
+    The reference was sent only to whoever opened the case, so quoting it from
+    a verified identity proves that both are the same person.
+    """
+    owner_id = case.citizen_id
+    if owner_id == plan.citizen_id:
+        return
+    try:
+        owner = CitizenProfile.get(citizen_key(owner_id), "PROFILE")
+    except CitizenProfile.DoesNotExist:
+        return
+    if not owner.provisional or owner.merged_into:
+        return
+    stamp = isoformat_z(now)
+    transaction = plan.transaction
+    sender = message.sender
+    if plan.citizen_id is None:
+        plan.citizen_id = owner_id
+        plan.language = owner.language
+        plan.link = new_link(
+            sender.kind,
+            sender.value,
+            owner_id,
+            message.channel,
+            owner.language or message.agency.default_language,
+            now,
+            first_name=owner.first_name,
+        )
+        plan.link_is_new = True
+        transaction.put_new(plan.link, tag="identity link")
+        transaction.update(
+            CitizenProfile(citizen_key(owner_id), "PROFILE"),
+            [
+                CitizenProfile.provisional.set(False),
+                CitizenProfile.channels.add({message.channel}),
+                CitizenProfile.updated_at.set(stamp),
+            ],
+            tag="profile",
+            condition=CitizenProfile.provisional == True,  # noqa: E712 - pynamodb condition
+        )
+        logger.info("claim proven by reference", extra={"citizen_id": owner_id})
+        return
+    transaction.update(
+        CitizenProfile(citizen_key(owner_id), "PROFILE"),
+        [CitizenProfile.merged_into.set(plan.citizen_id), CitizenProfile.updated_at.set(stamp)],
+        tag="merged profile",
+        condition=CitizenProfile.merged_into.does_not_exist(),
+    )
+    transaction.update(
+        CitizenProfile(citizen_key(plan.citizen_id), "PROFILE"),
+        [CitizenProfile.merged_from.add({owner_id}), CitizenProfile.updated_at.set(stamp)],
+        tag="surviving profile",
+        condition=CitizenProfile.pk.exists(),
+    )
+    transaction.put(
+        MergeRecord(
+            citizen_key(plan.citizen_id),
+            f"MERGE#{owner_id}",
+            merged_citizen_id=owner_id,
+            surviving_citizen_id=plan.citizen_id,
+            reason="case reference quoted from a verified identity",
+            proof=case.reference,
+            merged_at=stamp,
+        ),
+        tag="merge record",
+    )
+    logger.info(
+        "profiles merged", extra={"citizen_id": plan.citizen_id, "merged_citizen_id": owner_id}
+    )
+
+
+def _add_new_citizen(message: InboundMessage, plan: _Plan, now: datetime) -> None:
+    """Open a profile for a sender never seen before, verified by their channel."""
+    plan.citizen_id = new_id()
+    plan.language = message.agency.default_language
+    sender = message.sender
+    plan.transaction.put_new(
+        new_profile(plan.citizen_id, plan.language, message.channel, provisional=False, now=now),
+        tag="profile",
+    )
+    plan.link = new_link(
+        sender.kind, sender.value, plan.citizen_id, message.channel, plan.language, now
+    )
+    plan.link_is_new = True
+    plan.transaction.put_new(plan.link, tag="identity link")
+
+
+def _choose_case(message: InboundMessage, plan: _Plan, quoted: Case | None, now: datetime) -> None:
+    """Join the quoted case, else the channel's or citizen's active case, else open one."""
+    stamp = isoformat_z(now)
+    if quoted is not None:
+        _join_quoted(message, plan, quoted, stamp)
+    elif message.channel_case_id is not None:
+        plan.case_id = message.channel_case_id
+        plan.reference = message.channel_case_reference
+        _join_open(message, plan, stamp)
+    elif (active := _active_case(message, plan, now)) is not None:
+        plan.case_id, plan.reference, last_activity = active
+        _join_open(message, plan, max(stamp, last_activity))
+    else:
+        _open_case(message, plan, now)
+        stamp = isoformat_z(now)
+    _remember_case(message, plan, stamp)
+
+
+def _active_case(
+    message: InboundMessage, plan: _Plan, now: datetime
+) -> tuple[str, str, str] | None:
+    if plan.link is None or not plan.link.open_cases:
+        return None
+    entry = plan.link.open_cases.as_dict().get(message.agency.agency_id)
+    if not entry:
+        return None
+    window = timedelta(days=message.agency.active_case_days)
+    if parse_utc(entry["last_activity_at"]) < now - window:
+        return None
+    return entry["case_id"], entry["reference"], entry["last_activity_at"]
+
+
+def _join_open(message: InboundMessage, plan: _Plan, stamp: str) -> None:
+    plan.transaction.update(
+        Case(case_key(plan.case_id), "CASE"),
+        [
+            Case.last_activity_at.set(stamp),
+            Case.last_channel.set(message.channel),
+            Case.contact_count.add(1),
+            Case.gsi1sk.set(f"{stamp}#{plan.case_id}"),
+        ],
+        tag="open case",
+        condition=Case.status.is_in(*OPEN_STATUSES),
+    )
+
+
+def _join_quoted(message: InboundMessage, plan: _Plan, case: Case, stamp: str) -> None:
+    """Join a quoted case, reopening it when it was resolved or closed."""
+    plan.case_id = case.case_id
+    plan.reference = case.reference
+    stamp = max(stamp, case.last_activity_at)
+    actions = [
+        Case.last_activity_at.set(stamp),
+        Case.last_channel.set(message.channel),
+        Case.contact_count.add(1),
+        Case.gsi1sk.set(f"{stamp}#{case.case_id}"),
+    ]
+    if case.status not in OPEN_STATUSES:
+        actions += [Case.status.set(OPEN), Case.gsi1pk.set(queue_key(case.agency_id, OPEN))]
+        plan.transaction.update(
+            CitizenCase(citizen_key(case.citizen_id), case_key(case.case_id)),
+            [CitizenCase.status.set(OPEN)],
+            tag="citizen case",
+        )
+        logger.info("case reopened by reference", extra={"case_id": case.case_id})
+    plan.transaction.update(
+        Case(case_key(case.case_id), "CASE"),
+        actions,
+        tag="quoted case",
+        condition=Case.status == case.status,
+    )
+
+
+def _open_case(message: InboundMessage, plan: _Plan, now: datetime) -> None:
+    plan.case_id = new_id()
+    plan.reference = new_reference()
+    plan.case_opened = True
+    case, pointer, citizen_case = new_case_items(
+        plan.case_id,
+        plan.reference,
+        message.agency.agency_id,
+        plan.citizen_id,
+        message.channel,
+        message.body,
+        now,
+    )
+    plan.transaction.put_new(case, tag="case")
+    plan.transaction.put_new(pointer, tag="reference")
+    plan.transaction.put_new(citizen_case, tag="citizen case")
+
+
+def _remember_case(message: InboundMessage, plan: _Plan, stamp: str) -> None:
+    """Copy the chosen case where the next message of this channel will look first."""
+    entry = {"case_id": plan.case_id, "reference": plan.reference, "last_activity_at": stamp}
+    agency_id = message.agency.agency_id
+    if message.session_id is not None:
+        plan.transaction.update(
+            ChatSession(chat_key(message.session_id), "SESSION"),
+            [ChatSession.case_id.set(plan.case_id), ChatSession.case_reference.set(plan.reference)],
+            tag="chat session",
+        )
+    elif plan.link is not None and plan.link_is_new:
+        plan.link.open_cases = {agency_id: entry}
+    elif plan.link is not None:
+        plan.transaction.update(
+            IdentityLink(plan.link.pk, "LINK"),
+            [IdentityLink.open_cases[agency_id].set(entry)],
+            tag="identity link",
+        )
+
+
+def _add_contact(message: InboundMessage, plan: _Plan, now: datetime):
+    contact = new_contact(
+        contact_id=contact_id_for(message.channel, message.external_id),
+        citizen_id=plan.citizen_id,
+        agency_id=message.agency.agency_id,
+        channel=message.channel,
+        direction="inbound",
+        kind="message",
+        occurred_at=message.occurred_at,
+        now=now,
+        body=message.body,
+        case_id=plan.case_id,
+        case_reference=plan.reference,
+        external_id=message.external_id,
+        session_id=message.session_id,
+        identity_kind=message.sender.kind if message.sender else None,
+        identity_verified=bool(message.sender and message.sender.verified),
+    )
+    plan.transaction.put_new(contact, tag="contact")
+    marker = new_marker(message.channel, message.external_id, contact, now, plan.case_opened)
+    plan.transaction.put_new(marker, tag="dedupe")
+    if message.session_id is not None:
+        chat_outbox.add_message(
+            plan.transaction,
+            message.session_id,
+            contact.contact_id,
+            "inbound",
+            "citizen",
+            message.body,
+            message.occurred_at,
+        )
+    return contact
+
+
+def _case_notice(plan: _Plan) -> str:
+    return prompts.text("case_opened", plan.language, reference=format_reference(plan.reference))
+
+
+def _announce_case(message: InboundMessage, plan: _Plan, contact_id: str, now: datetime) -> None:
+    """Add the reference notice of a new chat case to the same transaction."""
+    if message.session_id is None:
+        return
+    chat_outbox.add_notice(
+        plan.transaction,
+        agency_id=message.agency.agency_id,
+        session_id=message.session_id,
+        citizen_id=plan.citizen_id,
+        text=_case_notice(plan),
+        case_id=plan.case_id,
+        case_reference=plan.reference,
+        reply_to=contact_id,
+        now=now,
+    )
+
+
+def _recorded_result(message: InboundMessage) -> InboundResult:
+    """Return where an already recorded message landed, from its dedupe marker."""
+    marker = DedupeMarker.get(event_key(message.channel, message.external_id), "EVENT")
+    logger.info("duplicate event ignored", extra={"citizen_id": marker.citizen_id})
+    return InboundResult(
+        contact_id=marker.contact_id,
+        citizen_id=marker.citizen_id,
+        case_id=marker.case_id,
+        case_reference=marker.case_reference,
+        case_opened=bool(marker.case_opened),
+        duplicate=True,
+        language=message.language or message.agency.default_language,
+    )

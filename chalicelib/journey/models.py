@@ -1,0 +1,63 @@
+"""What the journey service receives from every channel adapter."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from chalicelib.agencies import AgencyConfig
+
+# Channel names as stored on contacts and cases.
+CHAT = "chat"
+SMS = "sms"
+VOICE = "voice"
+
+# Case statuses. A message joins a case only while it is in OPEN_STATUSES.
+OPEN = "open"
+WAITING_CITIZEN = "waiting_citizen"
+RESOLVED = "resolved"
+CLOSED = "closed"
+OPEN_STATUSES = (OPEN, WAITING_CITIZEN)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A way to reach a citizen, normalized, and whether the channel proved it."""
+
+    kind: str
+    value: str
+    verified: bool
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """A citizen's message from any channel, free of its wire format."""
+
+    agency: AgencyConfig
+    channel: str
+    # The channel's own id of the event, already scoped (a chat key includes
+    # its session), so that redeliveries map to one dedupe marker.
+    external_id: str
+    body: str
+    occurred_at: datetime
+    # The sender as the channel identifies them; None when a chat session
+    # already names the citizen.
+    sender: Identity | None = None
+    citizen_id: str | None = None
+    session_id: str | None = None
+    # A case the channel already belongs to, such as a chat session's case.
+    channel_case_id: str | None = None
+    channel_case_reference: str | None = None
+    # The language the citizen chose on this channel, if any.
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class InboundResult:
+    """Where an inbound message was recorded."""
+
+    contact_id: str
+    citizen_id: str
+    case_id: str
+    case_reference: str
+    case_opened: bool
+    duplicate: bool
+    language: str

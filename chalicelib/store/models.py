@@ -1,0 +1,284 @@
+"""PynamoDB models of the single Ventanilla table.
+
+Every entity shares the table and its generic keys `pk` and `sk`; the prefixes
+below are the access patterns. `infra/template.yaml` defines the same table, and
+tests/unit/test_template.py checks that the two agree.
+"""
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.settings import get_settings
+
+TTL_ATTRIBUTE = "expires_at"
+
+
+class TableItem(Model):
+    """Base of every entity: the table, its keys and billing mode."""
+
+    class Meta:
+        table_name = get_settings().table_name
+        region = get_settings().region
+        billing_mode = "PAY_PER_REQUEST"
+        # A contact flow waits at most 8 s for its Lambda, so no DynamoDB call
+        # may hang for long: DynamoDB answers in milliseconds when healthy.
+        connect_timeout_seconds = 1
+        read_timeout_seconds = 2
+        max_retry_attempts = 2
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+
+
+def citizen_key(citizen_id: str) -> str:
+    return f"CITIZEN#{citizen_id}"
+
+
+def identity_key(kind: str, value: str) -> str:
+    return f"IDENTITY#{kind}#{value}"
+
+
+def event_key(channel: str, external_id: str) -> str:
+    return f"EVENT#{channel}#{external_id}"
+
+
+def case_key(case_id: str) -> str:
+    return f"CASE#{case_id}"
+
+
+def reference_key(reference: str) -> str:
+    return f"REF#{reference}"
+
+
+def chat_key(session_id: str) -> str:
+    return f"CHAT#{session_id}"
+
+
+def agency_key(agency_id: str) -> str:
+    return f"AGENCY#{agency_id}"
+
+
+def endpoint_key(kind: str, value: str) -> str:
+    return f"ENDPOINT#{kind}#{value}"
+
+
+def queue_key(agency_id: str, status: str) -> str:
+    return f"AGENCY#{agency_id}#STATUS#{status}"
+
+
+class CitizenProfile(TableItem):
+    """`CITIZEN#<id>` / `PROFILE`: who the citizen is and how to reach them."""
+
+    citizen_id = UnicodeAttribute()
+    first_name = UnicodeAttribute(null=True)
+    full_name = UnicodeAttribute(null=True)
+    language = UnicodeAttribute(null=True)
+    preferred_channel = UnicodeAttribute(null=True)
+    # Channels the citizen has used with this deployment.
+    channels = UnicodeSetAttribute(null=True)
+    # True until a channel-verified identity belongs to the profile.
+    provisional = BooleanAttribute(default=True)
+    # A merged profile keeps its own items and points at the surviving one, so
+    # the merge can be undone by removing the two pointers.
+    merged_into = UnicodeAttribute(null=True)
+    merged_from = UnicodeSetAttribute(null=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    # Incremented by changes a person makes; those writes are conditional on it.
+    version = NumberAttribute(default=1)
+
+
+class OpenCase(MapAttribute):
+    """The open case of one agency, copied onto identity links for the hot path."""
+
+    case_id = UnicodeAttribute()
+    reference = UnicodeAttribute()
+    last_activity_at = UnicodeAttribute()
+
+
+class IdentityLink(TableItem):
+    """`IDENTITY#<kind>#<value>` / `LINK` or `CLAIM#<citizen id>`.
+
+    `LINK` is the identity's owner, written only for identities a channel
+    verified. A value typed into a form or shown as a caller id is a claim: one
+    `CLAIM#` item per provisional profile that claims it.
+    """
+
+    kind = UnicodeAttribute()
+    value = UnicodeAttribute()
+    citizen_id = UnicodeAttribute()
+    verified = BooleanAttribute(default=False)
+    source_channel = UnicodeAttribute()
+    first_name = UnicodeAttribute(null=True)
+    language = UnicodeAttribute(null=True)
+    open_cases = MapAttribute(of=OpenCase, null=True)
+    created_at = UnicodeAttribute()
+
+
+class Contact(TableItem):
+    """`CITIZEN#<id>` / `CONTACT#<utc ts>#<id>`: one touch on the timeline."""
+
+    contact_id = UnicodeAttribute()
+    citizen_id = UnicodeAttribute()
+    agency_id = UnicodeAttribute()
+    channel = UnicodeAttribute()
+    direction = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    body = UnicodeAttribute(null=True)
+    case_id = UnicodeAttribute(null=True)
+    case_reference = UnicodeAttribute(null=True)
+    external_id = UnicodeAttribute(null=True)
+    session_id = UnicodeAttribute(null=True)
+    identity_kind = UnicodeAttribute(null=True)
+    identity_verified = BooleanAttribute(default=False)
+    # Contact flow actions a call ran, e.g. {"identify", "case_status"}.
+    actions = UnicodeSetAttribute(null=True)
+    delivery_status = UnicodeAttribute(null=True)
+    occurred_at = UnicodeAttribute()
+    recorded_at = UnicodeAttribute()
+
+
+class DedupeMarker(TableItem):
+    """`EVENT#<channel>#<external id>` / `EVENT`: an event already recorded."""
+
+    citizen_id = UnicodeAttribute()
+    contact_sk = UnicodeAttribute()
+    contact_id = UnicodeAttribute()
+    case_id = UnicodeAttribute(null=True)
+    case_reference = UnicodeAttribute(null=True)
+    case_opened = BooleanAttribute(default=False)
+    recorded_at = UnicodeAttribute()
+    expires_at = TTLAttribute(attr_name=TTL_ATTRIBUTE)
+
+
+class CasesByStatusIndex(GlobalSecondaryIndex):
+    """An agency's cases in one status, most recently active last."""
+
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class Case(TableItem):
+    """`CASE#<id>` / `CASE`: a request the agency works until it is resolved."""
+
+    case_id = UnicodeAttribute()
+    reference = UnicodeAttribute()
+    agency_id = UnicodeAttribute()
+    citizen_id = UnicodeAttribute()
+    status = UnicodeAttribute()
+    channel = UnicodeAttribute()
+    last_channel = UnicodeAttribute()
+    subject = UnicodeAttribute(null=True)
+    opened_at = UnicodeAttribute()
+    last_activity_at = UnicodeAttribute()
+    contact_count = NumberAttribute(default=0)
+    version = NumberAttribute(default=1)
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+    by_status = CasesByStatusIndex()
+
+
+class CitizenCase(TableItem):
+    """`CITIZEN#<id>` / `CASE#<id>`: a citizen's cases in one query."""
+
+    case_id = UnicodeAttribute()
+    reference = UnicodeAttribute()
+    agency_id = UnicodeAttribute()
+    status = UnicodeAttribute()
+    opened_at = UnicodeAttribute()
+
+
+class CaseReference(TableItem):
+    """`REF#<digits>` / `CASE`: the case behind a reference, from any channel."""
+
+    case_id = UnicodeAttribute()
+    agency_id = UnicodeAttribute()
+    citizen_id = UnicodeAttribute()
+
+
+class ChatSession(TableItem):
+    """`CHAT#<id>` / `SESSION`: a web chat and the hash of its secret token."""
+
+    session_id = UnicodeAttribute()
+    agency_id = UnicodeAttribute()
+    citizen_id = UnicodeAttribute()
+    token_sha256 = UnicodeAttribute()
+    language = UnicodeAttribute()
+    case_id = UnicodeAttribute(null=True)
+    case_reference = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    expires_at = TTLAttribute(attr_name=TTL_ATTRIBUTE)
+
+
+class ChatMessage(TableItem):
+    """`CHAT#<id>` / `MSG#<utc ts>#<id>`: what the browser shows, both directions."""
+
+    message_id = UnicodeAttribute()
+    direction = UnicodeAttribute()
+    author = UnicodeAttribute()
+    body = UnicodeAttribute()
+    sent_at = UnicodeAttribute()
+    expires_at = TTLAttribute(attr_name=TTL_ATTRIBUTE)
+
+
+class MergeRecord(TableItem):
+    """`CITIZEN#<surviving id>` / `MERGE#<merged id>`: why two profiles were joined."""
+
+    merged_citizen_id = UnicodeAttribute()
+    surviving_citizen_id = UnicodeAttribute()
+    reason = UnicodeAttribute()
+    proof = UnicodeAttribute(null=True)
+    merged_at = UnicodeAttribute()
+    reverted_at = UnicodeAttribute(null=True)
+
+
+class Agency(TableItem):
+    """`AGENCY#<id>` / `CONFIG`: an agency's settings."""
+
+    agency_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    country = UnicodeAttribute()
+    timezone = UnicodeAttribute()
+    default_language = UnicodeAttribute()
+    languages = UnicodeSetAttribute()
+    # A message joins the citizen's open case when that case was active within
+    # this many days; otherwise it opens a new case.
+    active_case_days = NumberAttribute(default=7)
+    chat_enabled = BooleanAttribute(default=True)
+    sms_number = UnicodeAttribute(null=True)
+
+
+class AgencyEndpoint(TableItem):
+    """`ENDPOINT#<kind>#<value>` / `AGENCY`: the agency behind a number, page or instance."""
+
+    agency_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    value = UnicodeAttribute()
+
+
+ENTITIES = (
+    CitizenProfile,
+    IdentityLink,
+    Contact,
+    DedupeMarker,
+    Case,
+    CitizenCase,
+    CaseReference,
+    ChatSession,
+    ChatMessage,
+    MergeRecord,
+    Agency,
+    AgencyEndpoint,
+)

@@ -1,0 +1,91 @@
+"""One TransactWriteItems call whose failed conditions come back by meaning."""
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.errors import ConflictError, DuplicateEventError
+from chalicelib.settings import get_settings
+
+# The tag of the dedupe marker; its failed condition means "already recorded".
+DEDUPE = "dedupe"
+
+
+class TransactionConflictError(ConflictError):
+    """A condition of a transaction failed; `tags` names the writes that failed."""
+
+    def __init__(self, tags: list[str]) -> None:
+        super().__init__(f"the stored state changed while writing ({', '.join(tags)})")
+        self.tags = tags
+
+
+@lru_cache(maxsize=1)
+def _connection() -> Connection:
+    return Connection(region=get_settings().region)
+
+
+def reset_connection() -> None:
+    """Drop the cached connection, so the next write builds a client anew (tests)."""
+    _connection.cache_clear()
+
+
+@dataclass
+class Transaction:
+    """Writes collected for one atomic commit, each with a tag naming its role."""
+
+    _operations: list[tuple[str, str, Any, Any, Any]] = field(default_factory=list)
+
+    def put(self, item: Any, tag: str, condition: Any = None) -> None:
+        self._operations.append(("put", tag, item, condition, None))
+
+    def put_new(self, item: Any, tag: str) -> None:
+        """Put an item that must not exist yet."""
+        self.put(item, tag, condition=type(item).pk.does_not_exist())
+
+    def update(self, item: Any, actions: list, tag: str, condition: Any = None) -> None:
+        self._operations.append(("update", tag, item, condition, actions))
+
+    def __len__(self) -> int:
+        return len(self._operations)
+
+    def commit(self) -> None:
+        """Write everything or nothing.
+
+        Raises DuplicateEventError when the dedupe marker exists, and
+        TransactionConflictError naming the other conditions that failed.
+        """
+        # pynamodb sends puts before updates, and cancellation reasons follow
+        # the order sent, so the operations are sorted the same way first.
+        operations = sorted(self._operations, key=lambda operation: operation[0] != "put")
+        try:
+            with TransactWrite(connection=_connection()) as transaction:
+                for kind, _, item, condition, actions in operations:
+                    if kind == "put":
+                        transaction.save(item, condition=condition)
+                    else:
+                        transaction.update(
+                            item, actions, condition=condition, add_version_condition=False
+                        )
+        except TransactWriteError as error:
+            reasons = list(enumerate(error.cancellation_reasons))
+            failed = [
+                operations[index][1]
+                for index, reason in reasons
+                if reason is not None and reason.code == "ConditionalCheckFailed"
+            ]
+            # Another transaction on the same items was in flight: the caller
+            # re-reads and tries again, as for a failed condition.
+            failed += [
+                f"{operations[index][1]} (concurrent write)"
+                for index, reason in reasons
+                if reason is not None and reason.code == "TransactionConflict"
+            ]
+            if DEDUPE in failed:
+                raise DuplicateEventError("event already recorded") from error
+            if failed:
+                raise TransactionConflictError(failed) from error
+            raise

@@ -1,0 +1,84 @@
+"""Fixtures that drive the whole product over moto, in process.
+
+Environment variables are set before anything imports the app, because
+PynamoDB reads its table name when a model class is created and Chalice reads
+event-source names when its decorators run.
+"""
+
+import os
+
+os.environ.update(
+    {
+        "TZ": "UTC",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "VENTANILLA_STAGE": "test",
+        "VENTANILLA_TABLE": "ventanilla-test",
+        "VENTANILLA_INBOUND_SMS_TOPIC": "ventanilla-test-inbound-sms",
+        "POWERTOOLS_SERVICE_NAME": "ventanilla",
+    }
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+os.environ.pop("AWS_PROFILE", None)
+
+import time
+
+import boto3
+import pytest
+from moto import mock_aws
+
+time.tzset()
+
+STAGE = "test"
+
+
+def _reset_caches() -> None:
+    from chalicelib import agencies, aws
+    from chalicelib.store import models, transactions
+
+    agencies.clear_cache()
+    aws.reset_clients()
+    transactions.reset_connection()
+    for model in models.ENTITIES:
+        model._connection = None
+
+
+@pytest.fixture
+def aws():
+    """moto with every resource of infra/ created and the demo agencies seeded."""
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        from infra.local.seed import seed_all
+        from infra.resources import create_resources
+
+        _reset_caches()
+        resources = create_resources(boto3.session.Session(region_name="us-east-1"), STAGE)
+        seed_all()
+        yield resources
+        _reset_caches()
+
+
+@pytest.fixture
+def client(aws):
+    """A Chalice test client over the app, on top of `aws`."""
+    from chalice.test import Client
+
+    from app import app
+
+    with Client(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def demo_agency():
+    from infra.local.seed import DEMO_AGENCY
+
+    return dict(DEMO_AGENCY)
+
+
+@pytest.fixture
+def other_agency():
+    from infra.local.seed import OTHER_AGENCY
+
+    return dict(OTHER_AGENCY)
