@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 # Event-source names are read when app.py's decorators run, before any settings
 # object exists, so they are module constants with the same environment names.
-INBOUND_SMS_TOPIC = os.environ.get("VENTANILLA_INBOUND_SMS_TOPIC", "ventanilla-inbound-sms")
+INBOUND_SMS_TOPIC = os.environ.get("VENTANILLA_INBOUND_SMS_TOPIC", "ventanilla-local-inbound-sms")
 
 
 class Settings(BaseModel):
