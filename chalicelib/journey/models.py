@@ -48,6 +48,15 @@ class InboundMessage:
     channel_case_reference: str | None = None
     # The language the citizen chose on this channel, if any.
     language: str | None = None
+    # What the message carries beyond text: "text", "button", "location",
+    # "media", "reaction" or "unsupported", with its details in `content`
+    # (media id and mime type, coordinates, a button's payload...).
+    content_kind: str = "text"
+    content: dict | None = None
+    # The channel's id of the earlier message this one answers, if any.
+    reply_to_external_id: str | None = None
+    # The sender's name as the channel shows it (a WhatsApp profile name).
+    display_name: str | None = None
 
 
 @dataclass(frozen=True)
