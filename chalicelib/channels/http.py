@@ -8,7 +8,7 @@ from chalice import Response
 from pydantic import BaseModel
 
 from chalicelib.channels.validation import parse_json, validate
-from chalicelib.errors import VentanillaError
+from chalicelib.errors import ValidationError, VentanillaError
 from chalicelib.observability import logger
 
 JSON_HEADERS = {"Content-Type": "application/json"}
@@ -45,4 +45,7 @@ def handle_errors(view: Callable[..., Any]) -> Callable[..., Any]:
 
 def body_as(model: type[BaseModel], raw_body: bytes | None) -> Any:
     """Parse and validate a JSON request body; raises ValidationError naming the field."""
-    return validate(model, parse_json(raw_body, "body"))
+    data = parse_json(raw_body, "body")
+    if not isinstance(data, dict):
+        raise ValidationError("body: expected a JSON object", field="body")
+    return validate(model, data)

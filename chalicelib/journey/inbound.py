@@ -53,6 +53,9 @@ from chalicelib.store.transactions import Transaction, TransactionConflictError
 
 # Attempts of one message when a concurrent write changed what it read first.
 MAX_ATTEMPTS = 3
+# The tag of the update that joins a remembered case. That update fails once
+# the case is resolved or closed, because identity links and sessions still name it.
+OPEN_CASE_TAG = "open case"
 
 
 @dataclass
@@ -67,25 +70,36 @@ class _Plan:
     case_id: str | None = None
     reference: str | None = None
     case_opened: bool = False
+    # True after a write failed because the case the link or chat session
+    # remembers is no longer open, so this attempt reads that case's status.
+    recheck_open_case: bool = False
     transaction: Transaction = field(default_factory=Transaction)
 
 
 def record_inbound(message: InboundMessage) -> InboundResult:
     """Record one inbound message exactly once and return where it landed."""
+    recheck_open_case = False
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
-            return _record_once(message, utc_now())
+            return _record_once(message, utc_now(), recheck_open_case)
         except DuplicateEventError:
             return _recorded_result(message)
         except TransactionConflictError as error:
             if attempt == MAX_ATTEMPTS:
                 raise
+            recheck_open_case = recheck_open_case or OPEN_CASE_TAG in error.tags
             logger.info("inbound write retried", extra={"failed": error.tags, "attempt": attempt})
     raise AssertionError("unreachable")
 
 
-def _record_once(message: InboundMessage, now: datetime) -> InboundResult:
-    plan = _Plan(citizen_id=message.citizen_id, language=message.language)
+def _record_once(
+    message: InboundMessage, now: datetime, recheck_open_case: bool = False
+) -> InboundResult:
+    plan = _Plan(
+        citizen_id=message.citizen_id,
+        language=message.language,
+        recheck_open_case=recheck_open_case,
+    )
     if message.sender is not None and message.sender.verified:
         plan.link = _owner_link(message.sender.kind, message.sender.value)
         if plan.link is not None:
@@ -243,7 +257,7 @@ def _choose_case(message: InboundMessage, plan: _Plan, quoted: Case | None, now:
     stamp = isoformat_z(now)
     if quoted is not None:
         _join_quoted(message, plan, quoted, stamp)
-    elif message.channel_case_id is not None:
+    elif message.channel_case_id is not None and _still_open(plan, message.channel_case_id):
         plan.case_id = message.channel_case_id
         plan.reference = message.channel_case_reference
         _join_open(message, plan, stamp)
@@ -267,7 +281,19 @@ def _active_case(
     window = timedelta(days=message.agency.active_case_days)
     if parse_utc(entry["last_activity_at"]) < now - window:
         return None
+    if not _still_open(plan, entry["case_id"]):
+        return None
     return entry["case_id"], entry["reference"], entry["last_activity_at"]
+
+
+def _still_open(plan: _Plan, case_id: str) -> bool:
+    """Return whether a remembered case may be joined, reading it only on a retry."""
+    if not plan.recheck_open_case:
+        return True
+    try:
+        return Case.get(case_key(case_id), "CASE").status in OPEN_STATUSES
+    except Case.DoesNotExist:
+        return False
 
 
 def _join_open(message: InboundMessage, plan: _Plan, stamp: str) -> None:
@@ -279,7 +305,7 @@ def _join_open(message: InboundMessage, plan: _Plan, stamp: str) -> None:
             Case.contact_count.add(1),
             Case.gsi1sk.set(f"{stamp}#{plan.case_id}"),
         ],
-        tag="open case",
+        tag=OPEN_CASE_TAG,
         condition=Case.status.is_in(*OPEN_STATUSES),
     )
 

@@ -31,7 +31,7 @@ def send_text(
     if channel != SMS:
         raise ValueError(f"channel {channel!r} has no text sender yet")
     now = utc_now()
-    status, message_id = _send_sms(agency, to.value, text)
+    status, message_id = _send_sms(agency, citizen_id, to.value, text)
     new_contact(
         contact_id=new_id(),
         citizen_id=citizen_id,
@@ -52,9 +52,11 @@ def send_text(
     return status
 
 
-def _send_sms(agency: AgencyConfig, destination: str, text: str) -> tuple[str, str | None]:
+def _send_sms(
+    agency: AgencyConfig, citizen_id: str, destination: str, text: str
+) -> tuple[str, str | None]:
     if not agency.sms_number:
-        logger.warning("sms not sent: agency has no sms number")
+        logger.warning("sms not sent: agency has no sms number", extra={"citizen_id": citizen_id})
         return FAILED, None
     try:
         response = aws.client("pinpoint-sms-voice-v2").send_text_message(
@@ -64,9 +66,13 @@ def _send_sms(agency: AgencyConfig, destination: str, text: str) -> tuple[str, s
             MessageType="TRANSACTIONAL",
         )
     except ClientError as error:
-        logger.warning("sms send failed", extra={"error_code": error.response["Error"]["Code"]})
+        code = error.response["Error"]["Code"]
+        logger.warning("sms send failed", extra={"citizen_id": citizen_id, "error_code": code})
         return FAILED, None
     except BotoCoreError as error:
-        logger.warning("sms send failed", extra={"error_type": type(error).__name__})
+        error_type = type(error).__name__
+        logger.warning(
+            "sms send failed", extra={"citizen_id": citizen_id, "error_type": error_type}
+        )
         return FAILED, None
     return SENT, response.get("MessageId")
