@@ -27,6 +27,15 @@ ANONYMOUS_CALLERS = {"anonymous", "unknown", "restricted", "private", "unavailab
 # own name in lower case.
 CHANNELS = {"VOICE": VOICE, "CHAT": "connect_chat", "TASK": "task", "EMAIL": "email"}
 
+# Actions of the contact flow interface that are not built yet. A flow that
+# requests one gets an error answer with a prompt saying the option is not ready.
+PLANNED_ACTIONS = frozenset(
+    {"confirm_appointment", "cancel_appointment", "request_callback", "send_link"}
+)
+
+# The language of an error answer to an event that names no agency.
+FALLBACK_LANGUAGE = "es"
+
 
 class _Tolerant(BaseModel):
     model_config = ConfigDict(extra="ignore")
@@ -47,7 +56,7 @@ class ContactData(_Tolerant):
     ContactId: str = Field(min_length=1, max_length=256)
     InitialContactId: str | None = None
     PreviousContactId: str | None = None
-    Channel: str = "VOICE"
+    Channel: str | None = None
     InstanceARN: str = Field(min_length=1)
     InitiationMethod: str | None = None
     CustomerEndpoint: Endpoint | None = None
@@ -85,11 +94,16 @@ def parse_call(event: Any) -> tuple[calls.Call, str, dict[str, str]]:
     call = calls.Call(
         agency=agency,
         call_id=data.InitialContactId or data.ContactId,
-        channel=CHANNELS.get(data.Channel.upper(), data.Channel.lower()),
+        channel=_channel(data.Channel),
         caller=_caller(data.CustomerEndpoint, agency),
         language_hint=_language(data),
     )
     return call, action, parameters
+
+
+def _channel(channel: str | None) -> str:
+    name = channel or "VOICE"
+    return CHANNELS.get(name.upper(), name.lower())
 
 
 def _caller(endpoint: Endpoint | None, agency: AgencyConfig) -> Identity | None:
@@ -116,23 +130,34 @@ def _language(data: ContactData) -> str | None:
 
 def handle(event: Any) -> dict[str, str]:
     """Run the requested action and return the flat answer; never raises."""
-    language = "es"
+    language = FALLBACK_LANGUAGE
     try:
         call, action, parameters = parse_call(event)
-        language = call.agency.default_language
+        language = call.agency.language_for(call.language_hint)
         logger.append_keys(agency=call.agency.agency_id, channel=call.channel, action=action)
-        if action == "identify":
-            answer = calls.identify(call)
-        elif action == "case_status":
-            answer = calls.case_status(call, parameters.get("case_reference"))
-        else:
-            logger.warning("contact flow action unknown")
-            answer = {**calls.error_answer(language), "error_code": "unknown_action"}
+        answer = _run(call, action, parameters, language)
     except VentanillaError as error:
-        logger.warning("contact flow rejected", extra={"error": error.message})
-        return {**calls.error_answer(language), "error_code": error.code}
+        logger.warning(
+            "contact flow rejected", extra={"error_code": error.code, "error": error.message}
+        )
+        return calls.error_answer(language, error.code)
     except (PynamoDBException, BotoCoreError, ClientError):
         logger.exception("contact flow failed")
-        return {**calls.error_answer(language), "error_code": "unavailable"}
+        return calls.error_answer(language, "unavailable")
+    except Exception:  # noqa: BLE001 - the Lambda boundary: a raise leaves the flow nothing to say
+        logger.exception("contact flow failed unexpectedly")
+        return calls.error_answer(language, "internal_error")
     logger.info("contact flow answered", extra={"result": answer["result"]})
     return answer
+
+
+def _run(call: calls.Call, action: str, parameters: dict[str, str], language: str) -> dict:
+    if action == "identify":
+        return calls.identify(call)
+    if action == "case_status":
+        return calls.case_status(call, parameters.get("case_reference"))
+    if action in PLANNED_ACTIONS:
+        logger.warning("contact flow action not built yet")
+        return calls.error_answer(language, "action_unavailable", prompt="action_unavailable")
+    logger.warning("contact flow action unknown")
+    return calls.error_answer(language, "unknown_action")

@@ -3,9 +3,19 @@
 A caller id can be spoofed, so a caller recognised only by it hears a greeting
 and how many cases are open, never case details; those need the case reference.
 Every invocation of one call updates one contact on the timeline.
+
+DynamoDB requests per action once the agency is cached: identify makes four for a
+known caller (identity query, profile, cases query, one transaction) and two for
+an unknown one; case_status makes four (identity query, the call's marker and the
+reference in one TransactGetItems, the case, one write), whether or not identify
+ran first in the call.
 """
 
 from dataclasses import dataclass
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist
+from pynamodb.transactions import TransactGet
 
 from chalicelib.agencies import AgencyConfig
 from chalicelib.clock import utc_now
@@ -53,8 +63,13 @@ class Call:
 
 @dataclass
 class _Caller:
+    """The citizen behind a caller id, and what identify read or prepared for them."""
+
     citizen_id: str | None = None
+    # True only for the owner of a verified identity, because a claim never makes a caller known.
     known: bool = False
+    # The language stored on the identity link or claim, so case_status needs no profile.
+    language: str | None = None
     profile: CitizenProfile | None = None
     # Writes that create the caller's provisional profile, if any.
     pending: Transaction | None = None
@@ -62,37 +77,50 @@ class _Caller:
 
 def identify(call: Call) -> dict[str, str]:
     """Greet the caller, say how many cases they have open, and record the call."""
-    caller = _find_caller(call, create=True)
+    caller = _find_caller(call)
+    if caller.citizen_id is not None:
+        caller.profile = _profile(caller.citizen_id)
+    elif call.caller is not None:
+        caller = _new_caller(call)
     language = _language(call, caller)
-    answer = {"result": "ok", "known_caller": "true" if caller.known else "false"}
-    answer["language"] = language
     open_cases = _open_case_count(caller, call.agency.agency_id)
-    answer["open_cases"] = str(open_cases)
-    first_name = caller.profile.first_name if caller.known and caller.profile else None
+    answer = {
+        "result": "ok",
+        "known_caller": "true" if caller.known else "false",
+        "language": language,
+        "open_cases": str(open_cases),
+    }
+    # Profile details go only to the owner of a verified identity, never to a claim.
+    profile = caller.profile if caller.known else None
+    first_name = profile.first_name if profile is not None else None
     if first_name:
         answer["first_name"] = first_name
-    if caller.profile and caller.profile.channels:
-        answer["channels"] = ",".join(sorted(caller.profile.channels))
+    if profile is not None and profile.channels:
+        answer["channels"] = ",".join(sorted(profile.channels))
     answer["prompt"] = _greeting(language, caller.known, first_name, open_cases)
-    _record_call(call, caller, "identify")
+    _record_call(call, caller.citizen_id, "identify", pending=caller.pending)
     return answer
 
 
 def case_status(call: Call, keyed: str | None) -> dict[str, str]:
     """Answer the status of the case whose reference the caller keyed."""
-    caller = _find_caller(call, create=False)
+    caller = _find_caller(call)
     language = _language(call, caller)
     reference = parse_reference(keyed or "")
     if reference is None:
         return _answer("invalid", language, "reference_invalid")
-    case = _case_by_reference(reference)
+    marker, case = _marker_and_case(call.call_id, reference)
     if case is None:
         return _answer("not_found", language, "case_not_found")
 
-    if caller.citizen_id is None:
-        caller.citizen_id = case.citizen_id
-    same_agency = case.agency_id == call.agency.agency_id
-    _record_call(call, caller, "case_status", case if same_agency else None)
+    attached = case if case.agency_id == call.agency.agency_id else None
+    if marker is not None:
+        _add_action(marker, "case_status", attached)
+    else:
+        # The reference was sent only to whoever opened the case, so a caller id
+        # that points to no citizen is recorded on the case owner's timeline.
+        citizen_id = caller.citizen_id or case.citizen_id
+        _record_call(call, citizen_id, "case_status", attached)
     status = prompts.status_word(case.status, language)
     formatted = format_reference(case.reference)
     return {
@@ -110,30 +138,32 @@ def case_status(call: Call, keyed: str | None) -> dict[str, str]:
     }
 
 
-def error_answer(language: str) -> dict[str, str]:
-    """Return the safe branch a flow takes when anything failed."""
-    return _answer("error", language, "error")
+def error_answer(language: str, error_code: str, prompt: str = "error") -> dict[str, str]:
+    """Return the safe answer of an action that could not run, naming why in `error_code`."""
+    return {**_answer("error", language, prompt), "error_code": error_code}
 
 
 def _answer(result: str, language: str, prompt: str) -> dict[str, str]:
     return {"result": result, "language": language, "prompt": prompts.text(prompt, language)}
 
 
-def _find_caller(call: Call, create: bool) -> _Caller:
-    """Find the caller by caller id: its verified owner, else a profile claiming it."""
+def _find_caller(call: Call) -> _Caller:
+    """Find the caller id's verified owner, else the profile of an earlier call from it.
+
+    A claim typed on another channel, such as a phone number given in a chat, is
+    ignored: a caller id is only a claim too, and two claims prove nothing.
+    """
     if call.caller is None:
         return _Caller()
     key = identity_key(call.caller.kind, call.caller.value)
     items = list(IdentityLink.query(key))
     owner = next((item for item in items if item.sk == "LINK"), None)
     if owner is not None:
-        return _Caller(owner.citizen_id, True, _profile(owner.citizen_id))
+        return _Caller(owner.citizen_id, known=True, language=owner.language)
     claim = next((item for item in items if item.source_channel == VOICE), None)
     if claim is not None:
-        return _Caller(claim.citizen_id, False, _profile(claim.citizen_id))
-    if not create:
-        return _Caller()
-    return _new_caller(call)
+        return _Caller(claim.citizen_id, language=claim.language)
+    return _Caller()
 
 
 def _new_caller(call: Call) -> _Caller:
@@ -148,7 +178,7 @@ def _new_caller(call: Call) -> _Caller:
         new_claim(call.caller.kind, call.caller.value, citizen_id, VOICE, language, now),
         tag="claim",
     )
-    return _Caller(citizen_id, False, profile, pending)
+    return _Caller(citizen_id, language=language, profile=profile, pending=pending)
 
 
 def _profile(citizen_id: str) -> CitizenProfile | None:
@@ -159,9 +189,9 @@ def _profile(citizen_id: str) -> CitizenProfile | None:
 
 
 def _language(call: Call, caller: _Caller) -> str:
-    if caller.profile is not None and caller.profile.language:
-        return call.agency.language_for(caller.profile.language)
-    return call.agency.language_for(call.language_hint)
+    """Return the caller's stored language, else the flow's, as the agency serves it."""
+    stored = caller.profile.language if caller.profile is not None else caller.language
+    return call.agency.language_for(stored or call.language_hint)
 
 
 def _open_case_count(caller: _Caller, agency_id: str) -> int:
@@ -192,23 +222,55 @@ def _greeting(language: str, known: bool, first_name: str | None, open_cases: in
     return greeting
 
 
-def _case_by_reference(reference: str) -> Case | None:
+def _marker_and_case(call_id: str, reference: str) -> tuple[DedupeMarker | None, Case | None]:
+    """Return the call's dedupe marker, if the call is recorded, and the reference's case."""
+    marker, pointer = _marker_and_pointer(call_id, reference)
+    if pointer is None:
+        return marker, None
     try:
-        pointer = CaseReference.get(reference_key(reference), "CASE")
-        return Case.get(case_key(pointer.case_id), "CASE")
-    except (CaseReference.DoesNotExist, Case.DoesNotExist):
+        return marker, Case.get(case_key(pointer.case_id), "CASE")
+    except Case.DoesNotExist:
+        return marker, None
+
+
+def _marker_and_pointer(
+    call_id: str, reference: str
+) -> tuple[DedupeMarker | None, CaseReference | None]:
+    """Read the call's dedupe marker and the reference's pointer in one request.
+
+    case_status usually follows identify, so the marker usually exists and names
+    the contact to update. TransactGetItems is the one request that returns items
+    of two models; it runs on a model's own connection, so it has the Meta timeouts.
+    """
+    with TransactGet(connection=DedupeMarker._get_connection().connection) as read:
+        marker = read.get(DedupeMarker, event_key(VOICE, call_id), "EVENT")
+        pointer = read.get(CaseReference, reference_key(reference), "CASE")
+    return _found(marker), _found(pointer)
+
+
+def _found(future: Any) -> Any:
+    """Return the item a TransactGet read, or None when it does not exist."""
+    try:
+        return future.get()
+    except DoesNotExist:
         return None
 
 
-def _record_call(call: Call, caller: _Caller, action: str, case: Case | None = None) -> None:
-    """Put the call on the caller's timeline, or add `action` to the contact it already has."""
-    if caller.citizen_id is None:
+def _record_call(
+    call: Call,
+    citizen_id: str | None,
+    action: str,
+    case: Case | None = None,
+    pending: Transaction | None = None,
+) -> None:
+    """Put the call on a citizen's timeline, or add `action` to the contact it already has."""
+    if citizen_id is None:
         logger.info("call not recorded: caller unknown", extra={"action": action})
         return
     now = utc_now()
     contact = new_contact(
         contact_id=contact_id_for(VOICE, call.call_id),
-        citizen_id=caller.citizen_id,
+        citizen_id=citizen_id,
         agency_id=call.agency.agency_id,
         channel=call.channel,
         direction="inbound",
@@ -222,22 +284,26 @@ def _record_call(call: Call, caller: _Caller, action: str, case: Case | None = N
         identity_verified=False,
         actions={action},
     )
-    transaction = caller.pending or Transaction()
+    transaction = pending or Transaction()
     transaction.put_new(contact, tag="contact")
     transaction.put_new(new_marker(VOICE, call.call_id, contact, now), tag="dedupe")
     try:
         transaction.commit()
     except DuplicateEventError:
-        _add_action(call, action, case)
+        # An earlier invocation recorded the call: a Connect retry, another leg
+        # of a transferred call, or an action that ran at the same time.
+        marker = DedupeMarker.get(event_key(VOICE, call.call_id), "EVENT")
+        _add_action(marker, action, case)
         return
-    logger.info("call recorded", extra={"citizen_id": caller.citizen_id, "action": action})
+    logger.info("call recorded", extra={"citizen_id": citizen_id, "action": action})
 
 
-def _add_action(call: Call, action: str, case: Case | None) -> None:
-    """Add an action to a call's existing contact; repeating one changes nothing."""
-    marker = DedupeMarker.get(event_key(VOICE, call.call_id), "EVENT")
+def _add_action(marker: DedupeMarker, action: str, case: Case | None) -> None:
+    """Add an action to the contact a call's marker names; repeating one changes nothing."""
     actions = [Contact.actions.add({action})]
     if case is not None:
         actions += [Contact.case_id.set(case.case_id), Contact.case_reference.set(case.reference)]
-    Contact(citizen_key(marker.citizen_id), marker.contact_sk).update(actions=actions)
+    contact = Contact(citizen_key(marker.citizen_id), marker.contact_sk)
+    # Without the condition, an update of a missing contact would create a partial one.
+    contact.update(actions=actions, condition=Contact.pk.exists())
     logger.info("call updated", extra={"citizen_id": marker.citizen_id, "action": action})

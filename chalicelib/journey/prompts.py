@@ -52,6 +52,11 @@ _TEXTS = {
         "en": "That case number is not valid.",
         "pt": "Esse número de caso não é válido.",
     },
+    "action_unavailable": {
+        "es": "Esa opción todavía no está disponible.",
+        "en": "That option is not available yet.",
+        "pt": "Essa opção ainda não está disponível.",
+    },
     "error": {
         "es": "Lo sentimos, no podemos atenderle ahora.",
         "en": "Sorry, we cannot help you right now.",
