@@ -1,0 +1,1 @@
+"""Benchmarks that run outside the test suite: `python -m benchmarks.<name>`."""

@@ -1,0 +1,372 @@
+"""Print the AWS requests each handler makes per scenario, as a Markdown table.
+
+Run from the repository root: `python -m benchmarks.aws_calls`. Each scenario gets
+a fresh moto in process with every resource of infra/ and the demo agencies, as
+the `aws` test fixture builds them, drives the app through `chalice.test.Client`,
+and counts only the event under measurement (tests/support_calls.py). The counts
+are exact and do not depend on the machine. tests/functional/test_cost.py asserts
+the same scenarios.
+"""
+
+import os
+
+# Set before anything imports the app: PynamoDB reads the table name when a
+# model class is created and Chalice reads topic names when its decorators run.
+os.environ.update(
+    {
+        "TZ": "UTC",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "VENTANILLA_STAGE": "test",
+        "VENTANILLA_TABLE": "ventanilla-test",
+        "VENTANILLA_INBOUND_SMS_TOPIC": "ventanilla-test-inbound-sms",
+        "POWERTOOLS_SERVICE_NAME": "ventanilla",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+    }
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+os.environ.pop("AWS_PROFILE", None)
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from chalice.test import Client
+from moto import mock_aws
+
+from tests.support_calls import AwsCallLog, count_aws_calls, stub_send_text_message
+
+time.tzset()
+
+STAGE = "test"
+CITIZEN_PHONE = "+525541637145"
+OTHER_PHONE = "+525541637146"
+CALL_ID = "5f1b2a9e-0c4d-4e7a-9b3f-6a2d8c1e0f01"
+WARMING_CALL_ID = "0a7c3e51-9d2b-4f68-8e1a-2b5c7d9f3e02"
+
+
+class ScenarioError(RuntimeError):
+    """Raised when a scenario's event did not take the path it is meant to measure."""
+
+
+class Driver:
+    """Helper that sends the cost scenarios' events through the Chalice test client."""
+
+    def __init__(self, client: Client, agency: dict[str, str]) -> None:
+        self.client = client
+        self.agency = agency
+        self.sent_sms = stub_send_text_message()
+
+    def sms(self, sender: str, body: str, message_id: str) -> None:
+        message = {
+            "originationNumber": sender,
+            "destinationNumber": self.agency["sms_number"],
+            "messageBody": body,
+            "inboundMessageId": message_id,
+        }
+        event = self.client.events.generate_sns_event(message=json.dumps(message))
+        self.client.lambda_.invoke("inbound_sms", event)
+
+    def open_chat(self) -> tuple[str, str]:
+        body = {"agency_id": self.agency["agency_id"], "name": "Ana López", "language": "es"}
+        response = self._post("/chat/sessions", body, {})
+        _expect(response.status_code == 201, f"chat session not opened: {response.status_code}")
+        opened = json.loads(response.body)
+        return opened["session_id"], opened["session_token"]
+
+    def chat(self, session: tuple[str, str], text: str, key: str) -> dict[str, Any]:
+        session_id, token = session
+        path = f"/chat/sessions/{session_id}/messages"
+        body = {"text": text, "idempotency_key": key}
+        response = self._post(path, body, {"X-Session-Token": token})
+        _expect(response.status_code in (200, 201), f"chat message failed: {response.status_code}")
+        return json.loads(response.body)
+
+    def call(
+        self, caller: str, action: str, case_reference: str | None = None, call_id: str = CALL_ID
+    ) -> dict[str, str]:
+        parameters = {"action": action}
+        if case_reference is not None:
+            parameters["case_reference"] = case_reference
+        event = connect_event(self.agency["connect_instance_arn"], call_id, caller, parameters)
+        flow_response = self.client.lambda_.invoke("connect_contact_flow", event).payload
+        _expect(flow_response.get("result") == "ok", f"contact flow returned {flow_response!r}")
+        return flow_response
+
+    def new_container(self) -> None:
+        """Empty the per-container agency cache, as a Lambda function's first event finds it.
+
+        Chalice deploys each event handler as its own Lambda function, so the contact
+        flow function does not share the cache that SMS events filled.
+        """
+        from chalicelib import agencies
+
+        agencies.clear_cache()
+
+    def warm_contact_flow(self) -> None:
+        """Fill the contact flow function's agency cache with a call from another number."""
+        self.new_container()
+        self.call(OTHER_PHONE, "identify", call_id=WARMING_CALL_ID)
+
+    def last_sms_reference(self) -> str:
+        """Return the case reference quoted in the last SMS sent, as keyed on a phone."""
+        from chalicelib.journey.references import find_references
+
+        _expect(bool(self.sent_sms), "no SMS was sent")
+        references = find_references(self.sent_sms[-1]["MessageBody"])
+        _expect(bool(references), "the last SMS sent quotes no case reference")
+        return references[0]
+
+    def _post(self, path: str, body: dict, headers: dict[str, str]) -> Any:
+        headers = {"Content-Type": "application/json", **headers}
+        return self.client.http.post(path, headers=headers, body=json.dumps(body))
+
+
+def connect_event(
+    instance_arn: str, contact_id: str, caller: str, parameters: dict[str, str]
+) -> dict[str, Any]:
+    """Build a contact flow invocation of Connect's "Invoke AWS Lambda function" block."""
+    return {
+        "Name": "ContactFlowEvent",
+        "Details": {
+            "ContactData": {
+                "ContactId": contact_id,
+                "InitialContactId": contact_id,
+                "Channel": "VOICE",
+                "InstanceARN": instance_arn,
+                "InitiationMethod": "INBOUND",
+                "CustomerEndpoint": {"Address": caller, "Type": "TELEPHONE_NUMBER"},
+                "SystemEndpoint": {"Address": "+525550000101", "Type": "TELEPHONE_NUMBER"},
+                "Attributes": {},
+                "LanguageCode": "es-MX",
+            },
+            "Parameters": parameters,
+        },
+    }
+
+
+def _expect(condition: bool, message: str) -> None:
+    if not condition:
+        raise ScenarioError(message)
+
+
+@contextmanager
+def fresh_stack() -> Iterator[Driver]:
+    """Start moto with the resources of infra/ and the seeded agencies, as the `aws` fixture."""
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        from infra.local.seed import DEMO_AGENCY, seed_all
+        from infra.resources import create_resources
+
+        _reset_caches()
+        create_resources(boto3.session.Session(region_name="us-east-1"), STAGE)
+        seed_all()
+
+        from app import app
+
+        with Client(app) as client:
+            yield Driver(client, DEMO_AGENCY)
+        _reset_caches()
+
+
+def _reset_caches() -> None:
+    from chalicelib import agencies, aws
+    from chalicelib.store import models, transactions
+
+    agencies.clear_cache()
+    aws.reset_clients()
+    transactions.reset_connection()
+    for model in models.ENTITIES:
+        model._connection = None
+
+
+def sms_unknown_cold(driver: Driver) -> AwsCallLog:
+    with count_aws_calls() as log:
+        driver.sms(CITIZEN_PHONE, "Hay una fuga de agua en mi calle", "sms-1")
+    return log
+
+
+def sms_unknown_warm(driver: Driver) -> AwsCallLog:
+    driver.sms(OTHER_PHONE, "Hola", "sms-0")
+    with count_aws_calls() as log:
+        driver.sms(CITIZEN_PHONE, "Hay una fuga de agua en mi calle", "sms-1")
+    return log
+
+
+def sms_known(driver: Driver) -> AwsCallLog:
+    driver.sms(CITIZEN_PHONE, "Hay una fuga de agua en mi calle", "sms-1")
+    with count_aws_calls() as log:
+        driver.sms(CITIZEN_PHONE, "Sigue saliendo agua", "sms-2")
+    return log
+
+
+def sms_known_quoting(driver: Driver) -> AwsCallLog:
+    driver.sms(CITIZEN_PHONE, "Hay una fuga de agua en mi calle", "sms-1")
+    reference = driver.last_sms_reference()
+    with count_aws_calls() as log:
+        driver.sms(CITIZEN_PHONE, f"Sobre mi caso {reference}", "sms-2")
+    return log
+
+
+def sms_duplicate(driver: Driver) -> AwsCallLog:
+    driver.sms(CITIZEN_PHONE, "Hay una fuga de agua en mi calle", "sms-1")
+    driver.sms(CITIZEN_PHONE, "Sigue saliendo agua", "sms-2")
+    with count_aws_calls() as log:
+        driver.sms(CITIZEN_PHONE, "Sigue saliendo agua", "sms-2")
+    return log
+
+
+def chat_open(driver: Driver) -> AwsCallLog:
+    with count_aws_calls() as log:
+        driver.open_chat()
+    return log
+
+
+def chat_first_message(driver: Driver) -> AwsCallLog:
+    session = driver.open_chat()
+    with count_aws_calls() as log:
+        posted = driver.chat(session, "Quiero reportar un bache", "m-1")
+    _expect(posted["case_opened"], "the first chat message opened no case")
+    return log
+
+
+def chat_message(driver: Driver) -> AwsCallLog:
+    session = driver.open_chat()
+    driver.chat(session, "Quiero reportar un bache", "m-1")
+    with count_aws_calls() as log:
+        posted = driver.chat(session, "Está en la esquina de Hidalgo", "m-2")
+    _expect(not posted["case_opened"], "the second chat message opened a case")
+    return log
+
+
+def chat_duplicate(driver: Driver) -> AwsCallLog:
+    session = driver.open_chat()
+    driver.chat(session, "Quiero reportar un bache", "m-1")
+    with count_aws_calls() as log:
+        posted = driver.chat(session, "Quiero reportar un bache", "m-1")
+    _expect(posted["duplicate"], "the repeated chat message was not seen as a duplicate")
+    return log
+
+
+def identify_known_cold(driver: Driver) -> AwsCallLog:
+    driver.sms(CITIZEN_PHONE, "Hay una fuga de agua en mi calle", "sms-1")
+    driver.new_container()
+    with count_aws_calls() as log:
+        driver.call(CITIZEN_PHONE, "identify")
+    return log
+
+
+def identify_known(driver: Driver) -> AwsCallLog:
+    driver.sms(CITIZEN_PHONE, "Hay una fuga de agua en mi calle", "sms-1")
+    driver.warm_contact_flow()
+    with count_aws_calls() as log:
+        driver.call(CITIZEN_PHONE, "identify")
+    return log
+
+
+def identify_unknown(driver: Driver) -> AwsCallLog:
+    driver.warm_contact_flow()
+    with count_aws_calls() as log:
+        driver.call(CITIZEN_PHONE, "identify")
+    return log
+
+
+def case_status_after_identify(driver: Driver) -> AwsCallLog:
+    driver.sms(CITIZEN_PHONE, "Hay una fuga de agua en mi calle", "sms-1")
+    reference = driver.last_sms_reference()
+    driver.new_container()
+    driver.call(CITIZEN_PHONE, "identify")
+    with count_aws_calls() as log:
+        driver.call(CITIZEN_PHONE, "case_status", reference)
+    return log
+
+
+def case_status_first(driver: Driver) -> AwsCallLog:
+    driver.sms(CITIZEN_PHONE, "Hay una fuga de agua en mi calle", "sms-1")
+    reference = driver.last_sms_reference()
+    driver.warm_contact_flow()
+    with count_aws_calls() as log:
+        driver.call(CITIZEN_PHONE, "case_status", reference)
+    return log
+
+
+@dataclass(frozen=True)
+class Scenario:
+    handler: str
+    description: str
+    run: Callable[[Driver], AwsCallLog]
+
+
+SMS = "inbound_sms"
+CHAT_SESSIONS = "POST /chat/sessions"
+CHAT_MESSAGES = "POST /chat/sessions/{id}/messages"
+CONTACT_FLOW = "connect_contact_flow"
+
+# "Cold" is the first event of a Lambda container, whose agency cache is empty.
+# "Warm" means an earlier event of the same function filled that cache.
+SCENARIOS = (
+    Scenario(SMS, "unknown sender, cold (opens a case)", sms_unknown_cold),
+    Scenario(SMS, "unknown sender, warm (opens a case)", sms_unknown_warm),
+    Scenario(SMS, "known citizen with an open case, warm", sms_known),
+    Scenario(SMS, "known citizen quoting their case reference, warm", sms_known_quoting),
+    Scenario(SMS, "duplicate delivery of a recorded SMS, warm", sms_duplicate),
+    Scenario(CHAT_SESSIONS, "open a session, cold", chat_open),
+    Scenario(CHAT_MESSAGES, "first message of a session (opens a case)", chat_first_message),
+    Scenario(CHAT_MESSAGES, "message in a session with a case", chat_message),
+    Scenario(CHAT_MESSAGES, "repeated idempotency key", chat_duplicate),
+    Scenario(CONTACT_FLOW, "identify, known caller, cold", identify_known_cold),
+    Scenario(CONTACT_FLOW, "identify, known caller, warm", identify_known),
+    Scenario(CONTACT_FLOW, "identify, unknown caller, warm", identify_unknown),
+    Scenario(
+        CONTACT_FLOW, "case_status after identify in the same call", case_status_after_identify
+    ),
+    Scenario(CONTACT_FLOW, "case_status as a call's first action, warm", case_status_first),
+)
+
+
+def describe_operations(log: AwsCallLog) -> str:
+    """Return the calls in order, each failed one with its error code in brackets."""
+    names = []
+    for call in log.calls:
+        name = call.operation if call.service == "dynamodb" else f"{call.service}:{call.operation}"
+        if call.error is not None:
+            name += f" ({call.error})"
+        names.append(name)
+    return ", ".join(names)
+
+
+def markdown_table(rows: list[tuple[Scenario, AwsCallLog]]) -> str:
+    lines = [
+        "| handler | scenario | DynamoDB reads | DynamoDB writes | items written "
+        "| other AWS calls | calls in order |",
+        "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for scenario, log in rows:
+        lines.append(
+            f"| `{scenario.handler}` | {scenario.description} | {log.dynamodb_reads} "
+            f"| {log.dynamodb_writes} | {log.items_written} | {len(log.other_calls)} "
+            f"| {describe_operations(log)} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    rows = []
+    for scenario in SCENARIOS:
+        with fresh_stack() as driver:
+            log = scenario.run(driver)
+        _expect(
+            log.attempt_count() == log.call_count(),
+            f"{scenario.description}: botocore retried a DynamoDB call",
+        )
+        rows.append((scenario, log))
+    print(markdown_table(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,307 @@
+"""AWS requests per event, counted exactly, so that a costlier path fails a test.
+
+"Warm" means an earlier event of the same handler filled the per-container agency
+and endpoint cache, as in a Lambda container that already served one event.
+benchmarks/aws_calls.py prints the same scenarios as a table.
+"""
+
+import json
+
+import pytest
+
+from tests.support_calls import AwsCallLog, count_aws_calls, stub_send_text_message
+
+CITIZEN_PHONE = "+525541637145"
+OTHER_PHONE = "+525541637146"
+CALL_ID = "5f1b2a9e-0c4d-4e7a-9b3f-6a2d8c1e0f01"
+WARMING_CALL_ID = "0a7c3e51-9d2b-4f68-8e1a-2b5c7d9f3e02"
+FIRST_SMS = "Hay una fuga de agua en mi calle"
+
+
+def send_sms(client, agency, body, message_id, sender=CITIZEN_PHONE):
+    message = {
+        "originationNumber": sender,
+        "destinationNumber": agency["sms_number"],
+        "messageBody": body,
+        "inboundMessageId": message_id,
+    }
+    event = client.events.generate_sns_event(message=json.dumps(message))
+    client.lambda_.invoke("inbound_sms", event)
+
+
+def post_json(client, path, body, headers=None):
+    headers = {"Content-Type": "application/json", **(headers or {})}
+    return client.http.post(path, headers=headers, body=json.dumps(body))
+
+
+def open_chat(client, agency):
+    body = {"agency_id": agency["agency_id"], "name": "Ana López", "language": "es"}
+    opened = json.loads(post_json(client, "/chat/sessions", body).body)
+    return opened["session_id"], opened["session_token"]
+
+
+def post_chat(client, session, text, key):
+    session_id, token = session
+    return post_json(
+        client,
+        f"/chat/sessions/{session_id}/messages",
+        {"text": text, "idempotency_key": key},
+        {"X-Session-Token": token},
+    )
+
+
+def call_flow(client, agency, caller, action, case_reference=None, call_id=CALL_ID):
+    parameters = {"action": action}
+    if case_reference is not None:
+        parameters["case_reference"] = case_reference
+    event = {
+        "Name": "ContactFlowEvent",
+        "Details": {
+            "ContactData": {
+                "ContactId": call_id,
+                "InitialContactId": call_id,
+                "Channel": "VOICE",
+                "InstanceARN": agency["connect_instance_arn"],
+                "InitiationMethod": "INBOUND",
+                "CustomerEndpoint": {"Address": caller, "Type": "TELEPHONE_NUMBER"},
+                "SystemEndpoint": {"Address": "+525550000101", "Type": "TELEPHONE_NUMBER"},
+                "Attributes": {},
+                "LanguageCode": "es-MX",
+            },
+            "Parameters": parameters,
+        },
+    }
+    return client.lambda_.invoke("connect_contact_flow", event).payload
+
+
+def reference_of_last_sms(sent):
+    from chalicelib.journey.references import find_references
+
+    return find_references(sent[-1]["MessageBody"])[0]
+
+
+def read_keys(log: AwsCallLog) -> list[str]:
+    """Return the partition key of each item the DynamoDB reads requested, in order."""
+    keys = []
+    for call in log.calls:
+        if not call.is_dynamodb_read:
+            continue
+        if call.operation == "GetItem":
+            keys.append(call.params["Key"]["pk"]["S"])
+        elif call.operation == "TransactGetItems":
+            keys += [item["Get"]["Key"]["pk"]["S"] for item in call.params["TransactItems"]]
+        else:
+            # pynamodb names the partition key value of a Query `:0`.
+            keys.append(call.params["ExpressionAttributeValues"][":0"]["S"])
+    return keys
+
+
+def key_prefixes(call) -> list[str]:
+    """Return the `pk` prefix of each item a TransactWriteItems call writes, sorted."""
+    prefixes = []
+    for item in call.params["TransactItems"]:
+        (request,) = item.values()
+        key = request["Item"] if "Item" in request else request["Key"]
+        prefixes.append(key["pk"]["S"].split("#")[0])
+    return sorted(prefixes)
+
+
+@pytest.fixture
+def sent_sms(client):
+    return stub_send_text_message()
+
+
+@pytest.fixture
+def known_sms_log(client, demo_agency, sent_sms):
+    send_sms(client, demo_agency, FIRST_SMS, "sms-1")
+    with count_aws_calls() as log:
+        send_sms(client, demo_agency, "Sigue saliendo agua", "sms-2")
+    return log
+
+
+def test_sms_known_citizen_reads_link_only(known_sms_log):
+    assert known_sms_log.dynamodb_reads <= 2
+    assert known_sms_log.dynamodb_reads == 1
+    assert read_keys(known_sms_log) == [f"IDENTITY#phone#{CITIZEN_PHONE}"]
+
+
+def test_sms_known_citizen_writes_one_transaction(known_sms_log):
+    assert known_sms_log.operations()["TransactWriteItems"] == 1
+    assert known_sms_log.dynamodb_writes == 1
+    assert known_sms_log.failed == []
+    assert known_sms_log.items_written == 4
+
+
+def test_sms_known_citizen_transaction_items(known_sms_log):
+    (transaction,) = [call for call in known_sms_log.calls if call.is_dynamodb_write]
+
+    assert key_prefixes(transaction) == ["CASE", "CITIZEN", "EVENT", "IDENTITY"]
+
+
+def test_sms_known_citizen_calls_nothing_else(known_sms_log):
+    assert known_sms_log.operations() == {"GetItem": 1, "TransactWriteItems": 1}
+    assert known_sms_log.other_calls == []
+    assert known_sms_log.attempt_count() == known_sms_log.call_count()
+
+
+def test_sms_unknown_sender_cold_costs(client, demo_agency, sent_sms):
+    with count_aws_calls() as log:
+        send_sms(client, demo_agency, FIRST_SMS, "sms-1")
+
+    assert read_keys(log) == [
+        f"ENDPOINT#sms#{demo_agency['sms_number']}",
+        f"AGENCY#{demo_agency['agency_id']}",
+        f"IDENTITY#phone#{CITIZEN_PHONE}",
+    ]
+    assert log.operations() == {"GetItem": 3, "TransactWriteItems": 1, "PutItem": 1}
+    assert log.items_written == 8
+    assert log.operations("pinpoint-sms-voice-v2") == {"SendTextMessage": 1}
+    assert len(log.other_calls) == 1
+    assert len(sent_sms) == 1
+
+
+def test_sms_unknown_sender_transaction_items(client, demo_agency, sent_sms):
+    with count_aws_calls() as log:
+        send_sms(client, demo_agency, FIRST_SMS, "sms-1")
+    (transaction,) = [call for call in log.calls if call.operation == "TransactWriteItems"]
+
+    assert key_prefixes(transaction) == [
+        "CASE",
+        "CITIZEN",
+        "CITIZEN",
+        "CITIZEN",
+        "EVENT",
+        "IDENTITY",
+        "REF",
+    ]
+    assert transaction.error is None
+
+
+def test_sms_unknown_sender_warm_reads_once(client, demo_agency, sent_sms):
+    send_sms(client, demo_agency, "Hola", "sms-0", sender=OTHER_PHONE)
+    with count_aws_calls() as log:
+        send_sms(client, demo_agency, FIRST_SMS, "sms-1")
+
+    assert read_keys(log) == [f"IDENTITY#phone#{CITIZEN_PHONE}"]
+    assert log.operations() == {"GetItem": 1, "TransactWriteItems": 1, "PutItem": 1}
+    assert log.operations("pinpoint-sms-voice-v2") == {"SendTextMessage": 1}
+
+
+def test_sms_quoting_reference_adds_two_reads(client, demo_agency, sent_sms):
+    send_sms(client, demo_agency, FIRST_SMS, "sms-1")
+    reference = reference_of_last_sms(sent_sms)
+    with count_aws_calls() as log:
+        send_sms(client, demo_agency, f"Sobre mi caso {reference}", "sms-2")
+
+    assert log.dynamodb_reads == 3
+    assert read_keys(log)[:2] == [f"IDENTITY#phone#{CITIZEN_PHONE}", f"REF#{reference}"]
+    assert log.operations()["TransactWriteItems"] == 1
+    assert log.dynamodb_writes == 1
+
+
+def test_sms_duplicate_costs_two_reads(client, demo_agency, sent_sms):
+    send_sms(client, demo_agency, FIRST_SMS, "sms-1")
+    send_sms(client, demo_agency, "Sigue saliendo agua", "sms-2")
+    with count_aws_calls() as log:
+        send_sms(client, demo_agency, "Sigue saliendo agua", "sms-2")
+
+    assert read_keys(log) == [f"IDENTITY#phone#{CITIZEN_PHONE}", "EVENT#sms#sms-2"]
+    assert log.operations() == {"GetItem": 2, "TransactWriteItems": 1}
+    assert [call.error for call in log.failed] == ["TransactionCanceledException"]
+    assert log.items_written == 0
+    assert log.other_calls == []
+
+
+def test_chat_message_in_session_costs(client, demo_agency):
+    session = open_chat(client, demo_agency)
+    post_chat(client, session, "Quiero reportar un bache", "m-1")
+    with count_aws_calls() as log:
+        response = post_chat(client, session, "Está en la esquina de Hidalgo", "m-2")
+
+    assert response.status_code == 201
+    assert read_keys(log) == [f"CHAT#{session[0]}"]
+    assert log.operations() == {"GetItem": 1, "TransactWriteItems": 1}
+    assert log.items_written == 5
+    assert log.other_calls == []
+
+
+def test_chat_first_message_costs(client, demo_agency):
+    session = open_chat(client, demo_agency)
+    with count_aws_calls() as log:
+        response = post_chat(client, session, "Quiero reportar un bache", "m-1")
+
+    assert json.loads(response.body)["case_opened"] is True
+    assert log.operations() == {"GetItem": 1, "TransactWriteItems": 1}
+    assert log.items_written == 9
+
+
+def test_chat_repeated_key_costs_two_reads(client, demo_agency):
+    session = open_chat(client, demo_agency)
+    post_chat(client, session, "Quiero reportar un bache", "m-1")
+    with count_aws_calls() as log:
+        response = post_chat(client, session, "Quiero reportar un bache", "m-1")
+
+    assert response.status_code == 200
+    assert log.operations() == {"GetItem": 2, "TransactWriteItems": 1}
+    assert log.items_written == 0
+
+
+def test_identify_known_caller_warm_costs(client, demo_agency, sent_sms):
+    send_sms(client, demo_agency, FIRST_SMS, "sms-1")
+    call_flow(client, demo_agency, OTHER_PHONE, "identify", call_id=WARMING_CALL_ID)
+    with count_aws_calls() as log:
+        flow_response = call_flow(client, demo_agency, CITIZEN_PHONE, "identify")
+
+    assert flow_response["known_caller"] == "true"
+    assert flow_response["open_cases"] == "1"
+    assert log.operations() == {"Query": 2, "GetItem": 1, "TransactWriteItems": 1}
+    assert read_keys(log)[0] == f"IDENTITY#phone#{CITIZEN_PHONE}"
+    assert log.items_written == 2
+    assert log.other_calls == []
+
+
+def test_identify_unknown_caller_warm_costs(client, demo_agency):
+    call_flow(client, demo_agency, OTHER_PHONE, "identify", call_id=WARMING_CALL_ID)
+    with count_aws_calls() as log:
+        flow_response = call_flow(client, demo_agency, CITIZEN_PHONE, "identify")
+
+    assert flow_response["known_caller"] == "false"
+    assert log.operations() == {"Query": 1, "TransactWriteItems": 1}
+    assert log.items_written == 4
+
+
+def test_case_status_after_identify_costs(client, demo_agency, sent_sms):
+    send_sms(client, demo_agency, FIRST_SMS, "sms-1")
+    reference = reference_of_last_sms(sent_sms)
+    call_flow(client, demo_agency, CITIZEN_PHONE, "identify")
+    with count_aws_calls() as log:
+        flow_response = call_flow(client, demo_agency, CITIZEN_PHONE, "case_status", reference)
+
+    assert flow_response["case_status"] == "open"
+    assert [key.split("#")[0] for key in read_keys(log)] == ["IDENTITY", "EVENT", "REF", "CASE"]
+    assert log.operations() == {
+        "Query": 1,
+        "TransactGetItems": 1,
+        "GetItem": 1,
+        "UpdateItem": 1,
+    }
+    assert log.failed == []
+    assert log.items_written == 1
+
+
+def test_case_status_first_action_costs(client, demo_agency, sent_sms):
+    send_sms(client, demo_agency, FIRST_SMS, "sms-1")
+    reference = reference_of_last_sms(sent_sms)
+    call_flow(client, demo_agency, OTHER_PHONE, "identify", call_id=WARMING_CALL_ID)
+    with count_aws_calls() as log:
+        flow_response = call_flow(client, demo_agency, CITIZEN_PHONE, "case_status", reference)
+
+    assert flow_response["case_status"] == "open"
+    assert log.operations() == {
+        "Query": 1,
+        "TransactGetItems": 1,
+        "GetItem": 1,
+        "TransactWriteItems": 1,
+    }
+    assert log.items_written == 2
+    assert log.failed == []
