@@ -10,6 +10,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import ConflictError, DuplicateEventError
 from chalicelib.settings import get_settings
+from chalicelib.store.models import TableItem, shared_botocore_session
 
 # The tag of the dedupe marker; its failed condition means "already recorded".
 DEDUPE = "dedupe"
@@ -25,7 +26,16 @@ class TransactionConflictError(ConflictError):
 
 @lru_cache(maxsize=1)
 def _connection() -> Connection:
-    return Connection(region=get_settings().region)
+    """Return the transaction connection, with the same timeouts and retries as the models."""
+    meta = TableItem.Meta
+    connection = Connection(
+        region=get_settings().region,
+        connect_timeout_seconds=meta.connect_timeout_seconds,
+        read_timeout_seconds=meta.read_timeout_seconds,
+        max_retry_attempts=meta.max_retry_attempts,
+    )
+    connection._local.session = shared_botocore_session()
+    return connection
 
 
 def reset_connection() -> None:
