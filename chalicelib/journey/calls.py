@@ -171,7 +171,9 @@ def _new_caller(call: Call) -> _Caller:
     now = utc_now()
     citizen_id = new_id()
     language = call.agency.language_for(call.language_hint)
-    profile = new_profile(citizen_id, language, VOICE, provisional=True, now=now)
+    profile = new_profile(
+        citizen_id, language, VOICE, provisional=True, now=now, identities=[call.caller]
+    )
     pending = Transaction()
     pending.put_new(profile, tag="profile")
     pending.put(

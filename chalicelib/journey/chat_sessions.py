@@ -11,7 +11,7 @@ from chalicelib.agencies import AgencyConfig
 from chalicelib.clock import isoformat_z, utc_now
 from chalicelib.errors import ForbiddenError, NotFoundError, UnauthorizedError, ValidationError
 from chalicelib.journey.inbound import record_inbound
-from chalicelib.journey.models import CHAT, InboundMessage, InboundResult
+from chalicelib.journey.models import CHAT, Identity, InboundMessage, InboundResult
 from chalicelib.journey.records import new_claim, new_id, new_profile
 from chalicelib.observability import logger
 from chalicelib.settings import get_settings
@@ -65,13 +65,23 @@ def open_session(
     first_name = name.split()[0] if name else None
 
     transaction = Transaction()
+    claims = [Identity(kind, value, False) for kind, value in (("phone", phone), ("email", email))]
+    claims = [claim for claim in claims if claim.value]
     profile = new_profile(
-        citizen_id, language, CHAT, provisional=True, now=now, first_name=first_name, full_name=name
+        citizen_id,
+        language,
+        CHAT,
+        provisional=True,
+        now=now,
+        first_name=first_name,
+        full_name=name,
+        identities=claims,
     )
     transaction.put_new(profile, tag="profile")
-    for kind, value in (("phone", phone), ("email", email)):
-        if value:
-            transaction.put(new_claim(kind, value, citizen_id, CHAT, language, now), tag="claim")
+    for claim in claims:
+        transaction.put(
+            new_claim(claim.kind, claim.value, citizen_id, CHAT, language, now), tag="claim"
+        )
     transaction.put_new(
         ChatSession(
             chat_key(session_id),

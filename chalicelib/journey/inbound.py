@@ -21,6 +21,7 @@ from chalicelib.journey.models import (
 )
 from chalicelib.journey.records import (
     contact_id_for,
+    identity_entry,
     new_case_items,
     new_contact,
     new_id,
@@ -200,6 +201,7 @@ def _apply_proof(message: InboundMessage, plan: _Plan, case: Case, now: datetime
             [
                 CitizenProfile.provisional.set(False),
                 CitizenProfile.channels.add({message.channel}),
+                CitizenProfile.verified_identities.add({identity_entry(sender.kind, sender.value)}),
                 CitizenProfile.updated_at.set(stamp),
             ],
             tag="profile",
@@ -242,7 +244,14 @@ def _add_new_citizen(message: InboundMessage, plan: _Plan, now: datetime) -> Non
     plan.language = message.agency.default_language
     sender = message.sender
     plan.transaction.put_new(
-        new_profile(plan.citizen_id, plan.language, message.channel, provisional=False, now=now),
+        new_profile(
+            plan.citizen_id,
+            plan.language,
+            message.channel,
+            provisional=False,
+            now=now,
+            identities=[sender],
+        ),
         tag="profile",
     )
     plan.link = new_link(
@@ -349,6 +358,7 @@ def _open_case(message: InboundMessage, plan: _Plan, now: datetime) -> None:
         message.channel,
         message.body,
         now,
+        session_id=message.session_id,
     )
     plan.transaction.put_new(case, tag="case")
     plan.transaction.put_new(pointer, tag="reference")

@@ -2,10 +2,11 @@
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from chalicelib.clock import isoformat_z
-from chalicelib.journey.models import OPEN
+from chalicelib.journey.models import OPEN, Identity
 from chalicelib.settings import get_settings
 from chalicelib.store.models import (
     Case,
@@ -41,6 +42,11 @@ def contact_sort_key(occurred_at: datetime, contact_id: str) -> str:
     return f"CONTACT#{isoformat_z(occurred_at)}#{contact_id}"
 
 
+def identity_entry(kind: str, value: str) -> str:
+    """Return how a profile's identity sets name one identity: `<kind>#<value>`."""
+    return f"{kind}#{value}"
+
+
 def new_profile(
     citizen_id: str,
     language: str,
@@ -49,8 +55,13 @@ def new_profile(
     now: datetime,
     first_name: str | None = None,
     full_name: str | None = None,
+    identities: Iterable[Identity] = (),
 ) -> CitizenProfile:
+    """Build a profile listing the identities whose `LINK` or `CLAIM#` items the caller writes."""
     stamp = isoformat_z(now)
+    identities = list(identities)
+    verified = {identity_entry(item.kind, item.value) for item in identities if item.verified}
+    claimed = {identity_entry(item.kind, item.value) for item in identities if not item.verified}
     return CitizenProfile(
         citizen_key(citizen_id),
         "PROFILE",
@@ -61,6 +72,8 @@ def new_profile(
         preferred_channel=channel,
         channels={channel},
         provisional=provisional,
+        verified_identities=verified or None,
+        claimed_identities=claimed or None,
         created_at=stamp,
         updated_at=stamp,
     )
@@ -117,6 +130,7 @@ def new_case_items(
     channel: str,
     subject: str | None,
     now: datetime,
+    session_id: str | None = None,
 ) -> tuple[Case, CaseReference, CitizenCase]:
     """Build a new open case with its reference and citizen link."""
     stamp = isoformat_z(now)
@@ -134,6 +148,7 @@ def new_case_items(
         opened_at=stamp,
         last_activity_at=stamp,
         contact_count=1,
+        session_id=session_id,
         gsi1pk=queue_key(agency_id, OPEN),
         gsi1sk=f"{stamp}#{case_id}",
     )
@@ -175,6 +190,7 @@ def new_contact(
     identity_verified: bool = False,
     actions: set[str] | None = None,
     delivery_status: str | None = None,
+    agent_id: str | None = None,
 ) -> Contact:
     return Contact(
         citizen_key(citizen_id),
@@ -194,6 +210,7 @@ def new_contact(
         identity_verified=identity_verified,
         actions=actions or None,
         delivery_status=delivery_status,
+        agent_id=agent_id,
         occurred_at=isoformat_z(occurred_at),
         recorded_at=isoformat_z(now),
     )

@@ -119,6 +119,11 @@ class CitizenProfile(TableItem):
     # the merge can be undone by removing the two pointers.
     merged_into = UnicodeAttribute(null=True)
     merged_from = UnicodeSetAttribute(null=True)
+    # The identities behind the profile's `LINK` items (verified) and `CLAIM#`
+    # items (claimed), as `<kind>#<value>`, written in the same transaction as
+    # those items, so that a profile lists its identities without an index.
+    verified_identities = UnicodeSetAttribute(null=True)
+    claimed_identities = UnicodeSetAttribute(null=True)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     # Incremented by changes a person makes; those writes are conditional on it.
@@ -171,6 +176,8 @@ class Contact(TableItem):
     # Contact flow actions a call ran, e.g. {"identify", "case_status"}.
     actions = UnicodeSetAttribute(null=True)
     delivery_status = UnicodeAttribute(null=True)
+    # The `sub` of the agent who sent an outbound reply.
+    agent_id = UnicodeAttribute(null=True)
     occurred_at = UnicodeAttribute()
     recorded_at = UnicodeAttribute()
 
@@ -213,6 +220,8 @@ class Case(TableItem):
     opened_at = UnicodeAttribute()
     last_activity_at = UnicodeAttribute()
     contact_count = NumberAttribute(default=0)
+    # The web chat session that opened the case, where agents' replies are shown.
+    session_id = UnicodeAttribute(null=True)
     version = NumberAttribute(default=1)
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
