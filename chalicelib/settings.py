@@ -2,12 +2,23 @@
 
 import os
 from functools import lru_cache
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 # Event-source names are read when app.py's decorators run, before any settings
 # object exists, so they are module constants with the same environment names.
 INBOUND_SMS_TOPIC = os.environ.get("VENTANILLA_INBOUND_SMS_TOPIC", "ventanilla-local-inbound-sms")
+
+COGNITO = "cognito"
+DEVELOPMENT = "development"
+# Stages that must never accept tokens signed by a development key.
+PRODUCTION_STAGES = frozenset({"prod"})
+
+
+def development_key_parameter(stage: str) -> str:
+    """Return the default SSM parameter name of a stage's development public key."""
+    return f"/ventanilla/{stage}/auth/development-public-key"
 
 
 class Settings(BaseModel):
@@ -26,6 +37,46 @@ class Settings(BaseModel):
     chat_session_ttl_days: int = Field(default=7, ge=1, le=90)
     # Seconds an agency's configuration stays cached in one Lambda container.
     agency_cache_seconds: int = Field(default=300, ge=0, le=86400)
+    # How the agent API verifies tokens: against a Cognito user pool's public
+    # keys, or against a development key (local stack and tests only).
+    auth_mode: Literal["cognito", "development"] = DEVELOPMENT
+    # A user pool id is `<region>_<suffix>`, such as `us-east-1_AbC123xyz`.
+    cognito_user_pool_id: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d_\w+$")
+    cognito_app_client_id: str | None = Field(default=None, pattern=r"^[\w+]{1,128}$")
+    # SSM parameter containing the PEM public key of the development signing key.
+    development_key_parameter: str = Field(default="", pattern=r"^(/[\w.-]+)+$")
+    # Seconds the development public key stays in powertools' cache per container.
+    auth_key_cache_seconds: int = Field(default=300, ge=0, le=86400)
+    # Set by the Lambda runtime, so its presence means "running on AWS Lambda".
+    lambda_function_name: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_key_parameter(cls, values: Any) -> Any:
+        if isinstance(values, dict) and not values.get("development_key_parameter"):
+            stage = values.get("stage") or "local"
+            values = {**values, "development_key_parameter": development_key_parameter(stage)}
+        return values
+
+    @model_validator(mode="after")
+    def _check_auth(self) -> "Settings":
+        if self.auth_mode == DEVELOPMENT and self.stage in PRODUCTION_STAGES:
+            raise ValueError(
+                f"VENTANILLA_AUTH_MODE=development is not allowed on stage {self.stage!r}; "
+                "set it to cognito"
+            )
+        if self.auth_mode == COGNITO and not (
+            self.cognito_user_pool_id and self.cognito_app_client_id
+        ):
+            raise ValueError(
+                "VENTANILLA_AUTH_MODE=cognito needs VENTANILLA_COGNITO_USER_POOL_ID and "
+                "VENTANILLA_COGNITO_APP_CLIENT_ID"
+            )
+        return self
+
+    @property
+    def on_lambda(self) -> bool:
+        return self.lambda_function_name is not None
 
 
 ENVIRONMENT_NAMES = {
@@ -36,6 +87,12 @@ ENVIRONMENT_NAMES = {
     "dedupe_ttl_days": "VENTANILLA_DEDUPE_TTL_DAYS",
     "chat_session_ttl_days": "VENTANILLA_CHAT_SESSION_TTL_DAYS",
     "agency_cache_seconds": "VENTANILLA_AGENCY_CACHE_SECONDS",
+    "auth_mode": "VENTANILLA_AUTH_MODE",
+    "cognito_user_pool_id": "VENTANILLA_COGNITO_USER_POOL_ID",
+    "cognito_app_client_id": "VENTANILLA_COGNITO_APP_CLIENT_ID",
+    "development_key_parameter": "VENTANILLA_DEV_JWT_PUBLIC_KEY_PARAMETER",
+    "auth_key_cache_seconds": "VENTANILLA_AUTH_KEY_CACHE_SECONDS",
+    "lambda_function_name": "AWS_LAMBDA_FUNCTION_NAME",
 }
 
 DEFAULTS = {
@@ -62,10 +119,16 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     try:
         return Settings(**values)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{ENVIRONMENT_NAMES[str(item['loc'][0])]}: {item['msg']}" for item in error.errors()
-        )
+        problems = "; ".join(_problem(item) for item in error.errors())
         raise SettingsError(f"invalid configuration: {problems}") from error
+
+
+def _problem(item: dict) -> str:
+    """Describe one validation failure by the environment variable at fault."""
+    if not item["loc"]:
+        # A check across fields, whose message names the variables itself.
+        return str(item["msg"]).removeprefix("Value error, ")
+    return f"{ENVIRONMENT_NAMES[str(item['loc'][0])]}: {item['msg']}"
 
 
 @lru_cache(maxsize=1)
