@@ -3,7 +3,7 @@
 from chalice import Chalice
 
 from chalicelib import settings
-from chalicelib.channels import chat, connect, sms
+from chalicelib.channels import agent_api, chat, connect, sms
 from chalicelib.channels.http import handle_errors, json_response
 from chalicelib.observability import logging_middleware
 
@@ -35,6 +35,41 @@ def post_chat_message(session_id):
 def list_chat_messages(session_id):
     request = app.current_request
     return chat.list_messages(session_id, request.headers, request.query_params)
+
+
+@app.authorizer(name="agent_authorizer", ttl_seconds=agent_api.AUTHORIZER_TTL_SECONDS)
+def agent_authorizer(auth_request):
+    return agent_api.authorize(auth_request.token, auth_request.method_arn)
+
+
+@app.route("/citizens/search", methods=["POST"], authorizer=agent_authorizer)
+@handle_errors
+def search_citizens():
+    return agent_api.search_citizens(app.current_request)
+
+
+@app.route("/citizens/{citizen_id}", methods=["GET"], authorizer=agent_authorizer)
+@handle_errors
+def get_citizen(citizen_id):
+    return agent_api.get_citizen(app.current_request, citizen_id)
+
+
+@app.route("/citizens/{citizen_id}/timeline", methods=["GET"], authorizer=agent_authorizer)
+@handle_errors
+def get_citizen_timeline(citizen_id):
+    return agent_api.get_timeline(app.current_request, citizen_id)
+
+
+@app.route("/cases/{case_id}", methods=["GET"], authorizer=agent_authorizer)
+@handle_errors
+def get_case(case_id):
+    return agent_api.get_case(app.current_request, case_id)
+
+
+@app.route("/cases/{case_id}/replies", methods=["POST"], authorizer=agent_authorizer)
+@handle_errors
+def post_case_reply(case_id):
+    return agent_api.post_reply(app.current_request, case_id)
 
 
 @app.lambda_function(name="connect_contact_flow")

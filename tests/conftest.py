@@ -29,6 +29,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+pytest_plugins = ["tests.fixtures_agents"]
+
 time.tzset()
 
 STAGE = "test"

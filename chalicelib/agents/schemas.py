@@ -1,0 +1,122 @@
+"""Response bodies of the agent API.
+
+Case references are shown grouped (`482-193-057`) and times are UTC strings
+ending in `Z`, as stored.
+"""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SearchMatch(_Response):
+    citizen_id: str
+    # Kind of match: the verified owner of the identity, a profile that only
+    # claims it, or the citizen of the case a reference names.
+    match: Literal["verified", "claimed", "case_reference"]
+    first_name: str | None = None
+    full_name: str | None = None
+    provisional: bool
+    merged_into: str | None = None
+
+
+class SearchResult(_Response):
+    kind: str
+    matches: list[SearchMatch]
+
+
+class IdentityView(_Response):
+    kind: str
+    value: str
+    verified: bool
+    source_channel: str
+    since: str
+    # Profile that owns or claims the identity: the citizen or one merged into them.
+    citizen_id: str
+
+
+class CaseSummary(_Response):
+    case_id: str
+    reference: str
+    status: str
+    opened_at: str
+    citizen_id: str
+
+
+class OtherAgencyCase(_Response):
+    """A case of another agency: that it exists, never what it contains."""
+
+    agency_id: str
+    reference: str
+    status: str
+
+
+class ProfileView(_Response):
+    citizen_id: str
+    first_name: str | None = None
+    full_name: str | None = None
+    language: str | None = None
+    preferred_channel: str | None = None
+    channels: list[str]
+    provisional: bool
+    merged_into: str | None = None
+    merged_from: list[str]
+    identities: list[IdentityView]
+    # Cases of the agent's agency: open ones first, then the newest.
+    cases: list[CaseSummary]
+    other_agency_cases: list[OtherAgencyCase]
+
+
+class TimelineEntry(_Response):
+    contact_id: str
+    citizen_id: str
+    channel: str
+    direction: str
+    kind: str
+    text: str | None = None
+    case_id: str | None = None
+    case_reference: str | None = None
+    occurred_at: str
+    identity_kind: str | None = None
+    identity_verified: bool
+    delivery_status: str | None = None
+    actions: list[str] | None = None
+    agent_id: str | None = None
+
+
+class TimelinePage(_Response):
+    citizen_id: str
+    contacts: list[TimelineEntry]
+    # Cursor of the next, older page, or None on the last page.
+    next_cursor: str | None = None
+
+
+class CaseView(_Response):
+    case_id: str
+    reference: str
+    agency_id: str
+    citizen_id: str
+    status: str
+    channel: str
+    last_channel: str
+    subject: str | None = None
+    opened_at: str
+    last_activity_at: str
+    contact_count: int
+    version: int
+    # True when POST /cases/{case_id}/replies can deliver on the case's channel.
+    replies_available: bool
+
+
+class ReplyResult(_Response):
+    contact_id: str
+    case_id: str
+    case_reference: str
+    channel: str
+    sent_at: str
+    # True when an earlier request with the same idempotency key sent this reply.
+    duplicate: bool

@@ -1,0 +1,253 @@
+"""The agent API over HTTP: its authorizer, the guard of every route, and the wire format.
+
+How 401 and 403 come out. API Gateway turns a token authorizer's failure into 401
+only when the authorizer fails with the exact message "Unauthorized". A returned
+policy can only allow the request or deny it with 403. Chalice's local gateway (`chalice local`
+and `chalice.test.Client`, Chalice 1.34) runs the same authorizer in process but
+lets an exception escape instead of answering 401. So the authorizer rejects an
+invalid token by raising "Unauthorized" when it runs on Lambda, and elsewhere
+returns an allow policy whose context says `authenticated: "false"` with the
+reason, which the route guard turns into 401. Either way invalid tokens get 401,
+and on AWS they never reach the route's Lambda. A request without an
+Authorization header gets 401 from the gateway itself, before the authorizer runs.
+
+A valid token is allowed through to every agent route with its claims in the
+context. The guard then checks again that the token is unexpired, has a role
+for the action and names a configured agency (403 otherwise), and the services
+check the agency of each resource (404 for another agency's). API Gateway caches
+an authorizer's result per token for `AUTHORIZER_TTL_SECONDS`, which is why the
+policy covers all agent routes and why the guard re-checks the expiry.
+"""
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from chalice import AuthResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib.agents import access, audit, cases, citizens, timeline
+from chalicelib.agents.access import Agent
+from chalicelib.agents.audit import AuditRecord
+from chalicelib.auth.principal import KeyUnavailableError, Principal
+from chalicelib.channels.http import body_as, json_response
+from chalicelib.channels.validation import validate
+from chalicelib.errors import UnauthorizedError, ValidationError
+from chalicelib.observability import logger, start_event
+from chalicelib.settings import get_settings
+
+AUTHORIZER_TTL_SECONDS = 300
+# Paths the authorizer's policy allows. In execute-api ARNs, `*` also matches `/`.
+AGENT_ROUTES = ["/citizens/*", "/cases/*"]
+ANONYMOUS = "anonymous"
+AUTHENTICATE = "authenticate"
+IDEMPOTENCY_HEADER = "idempotency-key"
+MAX_REPLY_LENGTH = 4000
+
+_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
+_KEY_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_BEARER = re.compile(r"^bearer\s+", re.IGNORECASE)
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class SearchRequest(_Request):
+    """Exactly one identifier, in the body so that it never appears in a URL or access log."""
+
+    phone: str | None = Field(default=None, min_length=1, max_length=32)
+    email: str | None = Field(default=None, min_length=1, max_length=254)
+    national_id: str | None = Field(default=None, min_length=1, max_length=64)
+    case_reference: str | None = Field(default=None, min_length=1, max_length=16)
+
+    def identifier(self) -> tuple[str, str]:
+        """Return the kind and value given; raises ValidationError unless exactly one is."""
+        values = {kind: getattr(self, kind) for kind in citizens.SEARCH_KINDS}
+        present = [(kind, value) for kind, value in values.items() if value is not None]
+        if len(present) != 1:
+            raise ValidationError(
+                "body: give exactly one of phone, email, national_id or case_reference",
+                field="body",
+            )
+        return present[0]
+
+
+class TimelineQuery(_Request):
+    limit: int = Field(default=timeline.DEFAULT_PAGE_SIZE, ge=1, le=timeline.MAX_PAGE_SIZE)
+    cursor: str | None = Field(default=None, min_length=1)
+
+
+class ReplyRequest(_Request):
+    text: str = Field(min_length=1, max_length=MAX_REPLY_LENGTH)
+    idempotency_key: str | None = None
+
+
+def authorize(token: str, method_arn: str) -> AuthResponse:
+    """Verify an agent's bearer token for API Gateway, as described in the module docstring."""
+    # Imported here, because PyJWT, cryptography and powertools' parameters would
+    # otherwise lengthen the cold start of every function that imports app.py.
+    from chalicelib.auth import verifier
+
+    start_event({}, None)
+    try:
+        principal = verifier.authenticate(_BEARER.sub("", token.strip()))
+    except UnauthorizedError as error:
+        _reject(method_arn, error.message)
+        if get_settings().on_lambda:
+            raise UnauthorizedError("Unauthorized") from error
+        return _unauthenticated(error.message, failure="unauthorized")
+    except KeyUnavailableError as error:
+        _reject(method_arn, error.message)
+        if get_settings().on_lambda:
+            raise
+        return _unauthenticated(error.message, failure="unavailable")
+    return AuthResponse(
+        routes=AGENT_ROUTES, principal_id=principal.subject, context=context_of(principal)
+    )
+
+
+def context_of(principal: Principal) -> dict[str, str]:
+    """Return the authorizer context of a principal; API Gateway allows only string values."""
+    context = {
+        "authenticated": "true",
+        "subject": principal.subject,
+        "roles": ",".join(sorted(principal.roles)),
+        "agency_id": principal.agency_id or "",
+        "token_use": principal.token_use,
+        "expires_at": str(principal.expires_at),
+    }
+    if principal.name:
+        context["name"] = principal.name
+    return context
+
+
+def principal_of(request: Any) -> Principal:
+    """Return the principal the authorizer verified; raises UnauthorizedError when it did not."""
+    context = (request.context or {}).get("authorizer") or {}
+    if context.get("authenticated") != "true":
+        reason = context.get("reason") or "request did not pass the agent authorizer"
+        if context.get("failure") == "unavailable":
+            raise KeyUnavailableError(reason)
+        raise UnauthorizedError(f"invalid token: {reason}", field="Authorization")
+    subject = context.get("subject")
+    expires_at = context.get("expires_at", "")
+    if not subject or not expires_at.isdigit():
+        raise UnauthorizedError("authorizer context is incomplete", field="Authorization")
+    return Principal(
+        subject=subject,
+        roles=frozenset(role for role in context.get("roles", "").split(",") if role),
+        agency_id=context.get("agency_id") or None,
+        token_use=context.get("token_use", ""),
+        expires_at=int(expires_at),
+        name=context.get("name") or None,
+    )
+
+
+def search_citizens(request: Any) -> Response:
+    with _acting(request, access.SEARCH_CITIZENS, "citizens/search") as agent:
+        kind, value = body_as(SearchRequest, request.raw_body).identifier()
+        agent.audit.resource = f"citizens/search/{kind}"
+        result = citizens.search(agent, kind, value)
+    return _respond(result)
+
+
+def get_citizen(request: Any, citizen_id: str) -> Response:
+    with _acting(request, access.READ_CITIZEN, f"citizens/{citizen_id}") as agent:
+        _check_id(citizen_id, "citizen_id")
+        result = citizens.profile(agent, citizen_id)
+    return _respond(result)
+
+
+def get_timeline(request: Any, citizen_id: str) -> Response:
+    with _acting(request, access.READ_TIMELINE, f"citizens/{citizen_id}/timeline") as agent:
+        _check_id(citizen_id, "citizen_id")
+        query = validate(TimelineQuery, dict(request.query_params or {}), prefix="query")
+        result = timeline.timeline(agent, citizen_id, query.limit, query.cursor)
+    return _respond(result)
+
+
+def get_case(request: Any, case_id: str) -> Response:
+    with _acting(request, access.READ_CASE, f"cases/{case_id}") as agent:
+        _check_id(case_id, "case_id")
+        result = cases.get_case(agent, case_id)
+    return _respond(result)
+
+
+def post_reply(request: Any, case_id: str) -> Response:
+    with _acting(request, access.REPLY_TO_CASE, f"cases/{case_id}/replies") as agent:
+        _check_id(case_id, "case_id")
+        body = body_as(ReplyRequest, request.raw_body)
+        key = _idempotency_key(body.idempotency_key or request.headers.get(IDEMPOTENCY_HEADER))
+        result = cases.reply(agent, case_id, body.text, key)
+    return _respond(result, 200 if result.duplicate else 201)
+
+
+@contextmanager
+def _acting(request: Any, action: str, resource: str) -> Iterator[Agent]:
+    """Run one audited action as the request's agent, after the guard's checks.
+
+    A token the authorizer rejected raises UnauthorizedError before any record is
+    started, because the authorizer already wrote that rejection's audit record.
+    """
+    principal = principal_of(request)
+    record = AuditRecord(
+        actor=principal.subject,
+        action=action,
+        resource=resource,
+        role=",".join(sorted(principal.roles)) or None,
+        agency=principal.agency_id,
+    )
+    logger.append_keys(agency=principal.agency_id, actor=principal.subject)
+    with audit.audited(record):
+        yield access.authorize(principal, action, record)
+
+
+def _reject(method_arn: str, reason: str) -> None:
+    audit.write(
+        AuditRecord(
+            actor=None,
+            action=AUTHENTICATE,
+            resource=_resource_of(method_arn),
+            outcome=audit.DENIED,
+            reason=reason,
+        )
+    )
+
+
+def _unauthenticated(reason: str, failure: str) -> AuthResponse:
+    context = {"authenticated": "false", "failure": failure, "reason": reason}
+    return AuthResponse(routes=AGENT_ROUTES, principal_id=ANONYMOUS, context=context)
+
+
+def _resource_of(method_arn: str) -> str:
+    """Return `GET citizens/...` from a method ARN, `arn:...:<api id>/<stage>/GET/citizens/...`."""
+    parts = method_arn.split(":", 5)[-1].split("/", 3)
+    if len(parts) < 3:
+        return "unknown"
+    return f"{parts[2]} {parts[3] if len(parts) > 3 else ''}".strip()
+
+
+def _check_id(value: str, field: str) -> None:
+    if not _ID_PATTERN.match(value):
+        raise ValidationError(f"{field}: expected 32 lower-case hexadecimal digits", field=field)
+
+
+def _idempotency_key(key: str | None) -> str:
+    if not key:
+        raise ValidationError(
+            "idempotency_key is required, in the body or the Idempotency-Key header",
+            field="idempotency_key",
+        )
+    if not _KEY_PATTERN.match(key):
+        raise ValidationError(
+            "idempotency_key: expected 1 to 128 letters, digits or . _ : -",
+            field="idempotency_key",
+        )
+    return key
+
+
+def _respond(model: BaseModel, status_code: int = 200) -> Response:
+    # Every field is sent, None included, so clients see one fixed shape.
+    return json_response(model.model_dump(mode="json"), status_code)
