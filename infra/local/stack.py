@@ -67,6 +67,9 @@ _FOREIGN_VARIABLES = (
     "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
 )
 
+# Lifetime of the agent token printed at startup: one working day.
+DEVELOPMENT_TOKEN_TTL_SECONDS = 12 * 3600
+
 
 def main() -> int:
     """Run the stack until SIGINT or SIGTERM; return the process exit code."""
@@ -151,6 +154,7 @@ def serve(config: LocalConfig, cleanup: ExitStack, stopping: threading.Event) ->
     resources = create_resources(config)
     seed_all()
     logger.info("created %d resources and seeded the demo agencies", len(resources))
+    agent_token = _development_token(config, DEMO_AGENCY)
     registry = FunctionRegistry(app, chalice_config)
     subscriptions = _start_lambda_service(config, cleanup, lambda_listener, registry, resources)
     _start(cleanup, ServerThread("app", app_server))
@@ -158,8 +162,28 @@ def serve(config: LocalConfig, cleanup: ExitStack, stopping: threading.Event) ->
     lines = [f"{item.topic_arn} -> {item.function_name}" for item in subscriptions.values()]
     text = banner(config, registry.names, lines, DEMO_AGENCY, resources[INBOUND_SMS_TOPIC])
     print(text, flush=True)
+    hours = DEVELOPMENT_TOKEN_TTL_SECONDS // 3600
+    print(f"\nAgent API token of an agent of the demo agency, valid {hours} h:", flush=True)
+    print(f"  Authorization: Bearer {agent_token}", flush=True)
     while not stopping.wait(0.5):
         pass
+
+
+def _development_token(config: LocalConfig, agency: dict) -> str:
+    """Publish the development signing key to moto's SSM and mint a demo agent's token."""
+    # Imported after the app, as the seed is: chalicelib reads the environment at import.
+    from infra.local.dev_keys import ensure_development_key, mint_token
+
+    ssm = boto3.client("ssm", region_name=REGION)
+    private_key = ensure_development_key(ssm, STAGE, config.local_dir)
+    return mint_token(
+        private_key,
+        sub="local-agent",
+        name="Agente Local",
+        roles=["agent"],
+        agency_id=agency["agency_id"],
+        ttl_seconds=DEVELOPMENT_TOKEN_TTL_SECONDS,
+    )
 
 
 def _start_lambda_service(
