@@ -22,6 +22,16 @@ class AgencyConfig:
     chat_enabled: bool
     # The number that two-way SMS replies are sent from, in E.164.
     sms_number: str | None = None
+    # Meta's id of the agency's WhatsApp business number, the number in E.164, and
+    # the WhatsApp Business Account that owns it.
+    whatsapp_phone_number_id: str | None = None
+    whatsapp_display_number: str | None = None
+    whatsapp_waba_id: str | None = None
+    # The number's ARN in AWS End User Messaging Social when it is linked there instead
+    # of sending through Meta's Cloud API.
+    whatsapp_social_phone_number_arn: str | None = None
+    messenger_page_id: str | None = None
+    email_address: str | None = None
 
     def language_for(self, requested: str | None) -> str:
         """Return the requested language if the agency serves it, else its default."""
@@ -65,6 +75,12 @@ def get_agency(agency_id: str) -> AgencyConfig:
         active_case_days=int(item.active_case_days),
         chat_enabled=bool(item.chat_enabled),
         sms_number=item.sms_number,
+        whatsapp_phone_number_id=item.whatsapp_phone_number_id,
+        whatsapp_display_number=item.whatsapp_display_number,
+        whatsapp_waba_id=item.whatsapp_waba_id,
+        whatsapp_social_phone_number_arn=item.whatsapp_social_phone_number_arn,
+        messenger_page_id=item.messenger_page_id,
+        email_address=item.email_address,
     )
     _agencies[agency_id] = (time.monotonic(), config)
     return config

@@ -9,11 +9,31 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 # Event-source names are read when app.py's decorators run, before any settings
 # object exists, so they are module constants with the same environment names.
 INBOUND_SMS_TOPIC = os.environ.get("VENTANILLA_INBOUND_SMS_TOPIC", "ventanilla-local-inbound-sms")
+WHATSAPP_SOCIAL_TOPIC = os.environ.get(
+    "VENTANILLA_WHATSAPP_SOCIAL_TOPIC", "ventanilla-local-whatsapp-social"
+)
+INBOUND_EMAIL_TOPIC = os.environ.get(
+    "VENTANILLA_INBOUND_EMAIL_TOPIC", "ventanilla-local-inbound-email"
+)
+
+# The secrets of the deployment's one Meta app, which serves every agency's WhatsApp
+# numbers and Messenger pages. Each settings field maps to the end of its SSM name.
+META_SECRETS = {
+    "whatsapp_app_secret_parameter": "whatsapp-app-secret",
+    "whatsapp_verify_token_parameter": "whatsapp-verify-token",
+    "messenger_app_secret_parameter": "messenger-app-secret",
+    "messenger_verify_token_parameter": "messenger-verify-token",
+}
 
 COGNITO = "cognito"
 DEVELOPMENT = "development"
 # Stages that must never accept tokens signed by a development key.
 PRODUCTION_STAGES = frozenset({"prod"})
+
+
+def meta_secret_parameter(stage: str, secret: str) -> str:
+    """Return the default SSM parameter name of a Meta secret, such as `whatsapp-app-secret`."""
+    return f"/ventanilla/{stage}/meta/{secret}"
 
 
 def development_key_parameter(stage: str) -> str:
@@ -49,6 +69,13 @@ class Settings(BaseModel):
     auth_key_cache_seconds: int = Field(default=300, ge=0, le=86400)
     # Set by the Lambda runtime, so its presence means "running on AWS Lambda".
     lambda_function_name: str | None = None
+    # SSM SecureString parameters of the Meta app secrets and webhook verify tokens.
+    whatsapp_app_secret_parameter: str = Field(default="", pattern=r"^(/[\w.-]+)+$")
+    whatsapp_verify_token_parameter: str = Field(default="", pattern=r"^(/[\w.-]+)+$")
+    messenger_app_secret_parameter: str = Field(default="", pattern=r"^(/[\w.-]+)+$")
+    messenger_verify_token_parameter: str = Field(default="", pattern=r"^(/[\w.-]+)+$")
+    # Days a quarantined email's record (ids and verdicts, no content) is kept.
+    quarantine_ttl_days: int = Field(default=30, ge=1, le=365)
 
     @model_validator(mode="before")
     @classmethod
@@ -57,6 +84,19 @@ class Settings(BaseModel):
             stage = values.get("stage") or "local"
             values = {**values, "development_key_parameter": development_key_parameter(stage)}
         return values
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_meta_parameters(cls, values: Any) -> Any:
+        if not isinstance(values, dict):
+            return values
+        stage = values.get("stage") or "local"
+        defaults = {
+            field: meta_secret_parameter(stage, secret)
+            for field, secret in META_SECRETS.items()
+            if not values.get(field)
+        }
+        return {**values, **defaults}
 
     @model_validator(mode="after")
     def _check_auth(self) -> "Settings":
@@ -93,6 +133,11 @@ ENVIRONMENT_NAMES = {
     "development_key_parameter": "VENTANILLA_DEV_JWT_PUBLIC_KEY_PARAMETER",
     "auth_key_cache_seconds": "VENTANILLA_AUTH_KEY_CACHE_SECONDS",
     "lambda_function_name": "AWS_LAMBDA_FUNCTION_NAME",
+    "whatsapp_app_secret_parameter": "VENTANILLA_WHATSAPP_APP_SECRET_PARAMETER",
+    "whatsapp_verify_token_parameter": "VENTANILLA_WHATSAPP_VERIFY_TOKEN_PARAMETER",
+    "messenger_app_secret_parameter": "VENTANILLA_MESSENGER_APP_SECRET_PARAMETER",
+    "messenger_verify_token_parameter": "VENTANILLA_MESSENGER_VERIFY_TOKEN_PARAMETER",
+    "quarantine_ttl_days": "VENTANILLA_QUARANTINE_TTL_DAYS",
 }
 
 DEFAULTS = {

@@ -17,6 +17,8 @@ os.environ.update(
         "VENTANILLA_STAGE": "test",
         "VENTANILLA_TABLE": "ventanilla-test",
         "VENTANILLA_INBOUND_SMS_TOPIC": "ventanilla-test-inbound-sms",
+        "VENTANILLA_WHATSAPP_SOCIAL_TOPIC": "ventanilla-test-whatsapp-social",
+        "VENTANILLA_INBOUND_EMAIL_TOPIC": "ventanilla-test-inbound-email",
         "POWERTOOLS_SERVICE_NAME": "ventanilla",
     }
 )
@@ -51,12 +53,13 @@ def _reset_caches() -> None:
 def aws():
     """moto with every resource of infra/ created and the demo agencies seeded."""
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        from infra.local.seed import seed_all
+        from infra.local.seed import seed_all, seed_secrets
         from infra.resources import create_resources
 
         _reset_caches()
         resources = create_resources(boto3.session.Session(region_name="us-east-1"), STAGE)
         seed_all()
+        seed_secrets(boto3.client("ssm", region_name="us-east-1"), STAGE)
         yield resources
         _reset_caches()
 

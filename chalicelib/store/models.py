@@ -12,6 +12,7 @@ from pynamodb.attributes import (
     BooleanAttribute,
     MapAttribute,
     NumberAttribute,
+    NumberSetAttribute,
     TTLAttribute,
     UnicodeAttribute,
     UnicodeSetAttribute,
@@ -103,6 +104,18 @@ def queue_key(agency_id: str, status: str) -> str:
     return f"AGENCY#{agency_id}#STATUS#{status}"
 
 
+def outbound_key(channel: str, provider_message_id: str) -> str:
+    return f"OUTBOUND#{channel}#{provider_message_id}"
+
+
+def email_reference_key(message_id: str) -> str:
+    return f"EMAILREF#{message_id}"
+
+
+def quarantine_key(ses_message_id: str) -> str:
+    return f"QUARANTINE#{ses_message_id}"
+
+
 class CitizenProfile(TableItem):
     """`CITIZEN#<id>` / `PROFILE`: who the citizen is and how to reach them."""
 
@@ -180,6 +193,58 @@ class Contact(TableItem):
     agent_id = UnicodeAttribute(null=True)
     occurred_at = UnicodeAttribute()
     recorded_at = UnicodeAttribute()
+    # The rank of `delivery_status` (sent 1, failed 2, delivered 3, read 4). Status
+    # updates are conditional on a lower rank, so a status never moves backwards.
+    delivery_rank = NumberAttribute(null=True)
+    # The provider's error codes of a failed delivery, such as WhatsApp's 131026.
+    delivery_errors = NumberSetAttribute(null=True)
+    # When the provider reported `delivery_status`.
+    delivery_status_at = UnicodeAttribute(null=True)
+
+
+class OutboundPointer(TableItem):
+    """`OUTBOUND#<channel>#<provider message id>` / `CONTACT`: the contact of a sent message.
+
+    Written in the same transaction as the outbound contact, so that a delivery status,
+    which names only the provider's message id, finds the contact in one GetItem.
+    """
+
+    citizen_id = UnicodeAttribute()
+    contact_sk = UnicodeAttribute()
+
+
+class EmailReference(TableItem):
+    """`EMAILREF#<Message-ID>` / `CASE`: the case of an email the agency sent or received.
+
+    A reply names earlier messages in its In-Reply-To and References headers, so these
+    pointers thread the reply into the case.
+    """
+
+    case_id = UnicodeAttribute()
+    reference = UnicodeAttribute()
+    agency_id = UnicodeAttribute()
+    citizen_id = UnicodeAttribute()
+    recorded_at = UnicodeAttribute()
+
+
+class QuarantinedEmail(TableItem):
+    """`QUARANTINE#<SES message id>` / `EMAIL`: an email whose spam or virus check failed.
+
+    Only ids and verdicts are kept, never the sender's address, the subject or the body,
+    and the item expires.
+    """
+
+    agency_id = UnicodeAttribute()
+    ses_message_id = UnicodeAttribute()
+    # The Message-ID header, as the sender's server wrote it.
+    message_id = UnicodeAttribute(null=True)
+    sender_domain = UnicodeAttribute()
+    recipient = UnicodeAttribute()
+    # SES verdicts by check: spam, virus, spf, dkim, dmarc.
+    verdicts = MapAttribute(of=UnicodeAttribute)
+    received_at = UnicodeAttribute()
+    recorded_at = UnicodeAttribute()
+    expires_at = TTLAttribute(attr_name=TTL_ATTRIBUTE)
 
 
 class DedupeMarker(TableItem):
@@ -296,6 +361,17 @@ class Agency(TableItem):
     active_case_days = NumberAttribute(default=7)
     chat_enabled = BooleanAttribute(default=True)
     sms_number = UnicodeAttribute(null=True)
+    # The Meta id of the agency's WhatsApp business number, its number in E.164 and
+    # its WhatsApp Business Account id.
+    whatsapp_phone_number_id = UnicodeAttribute(null=True)
+    whatsapp_display_number = UnicodeAttribute(null=True)
+    whatsapp_waba_id = UnicodeAttribute(null=True)
+    # Set when the number is linked through AWS End User Messaging Social instead of
+    # Meta's Cloud API: its ARN there.
+    whatsapp_social_phone_number_arn = UnicodeAttribute(null=True)
+    messenger_page_id = UnicodeAttribute(null=True)
+    # The address citizens write to and the agency's replies come from, lower-cased.
+    email_address = UnicodeAttribute(null=True)
 
 
 class AgencyEndpoint(TableItem):
@@ -319,4 +395,7 @@ ENTITIES = (
     MergeRecord,
     Agency,
     AgencyEndpoint,
+    OutboundPointer,
+    EmailReference,
+    QuarantinedEmail,
 )

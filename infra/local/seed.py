@@ -1,9 +1,21 @@
-"""Development agencies shared by `make run` and the test fixtures.
+"""Development agencies and secrets shared by `make run` and the test fixtures.
 
 Every value here is a development value: no number, page or secret is real.
 """
 
+from typing import Any
+
+from chalicelib.settings import META_SECRETS, meta_secret_parameter
 from chalicelib.store.models import Agency, AgencyEndpoint, agency_key, endpoint_key
+
+# The secrets of the deployment's Meta app, which serves every agency's WhatsApp number
+# and Messenger page. They are listed with the demo agency for the tests' convenience.
+DEVELOPMENT_META_SECRETS = {
+    "whatsapp_app_secret": "dev-whatsapp-app-secret-6f1d2c",
+    "whatsapp_verify_token": "dev-whatsapp-verify-token-93ab",
+    "messenger_app_secret": "dev-messenger-app-secret-0e7a45",
+    "messenger_verify_token": "dev-messenger-verify-token-c28d",
+}
 
 DEMO_AGENCY = {
     "agency_id": "demo",
@@ -16,6 +28,14 @@ DEMO_AGENCY = {
     "connect_instance_arn": (
         "arn:aws:connect:us-east-1:123456789012:instance/0c0d0e0f-0000-4000-8000-00000000d3e0"
     ),
+    # A number on Meta's Cloud API, whose webhooks Meta posts to /webhooks/whatsapp.
+    "whatsapp_phone_number_id": "271093650481234",
+    "whatsapp_display_number": "+525550000100",
+    "whatsapp_waba_id": "318406712235577",
+    "whatsapp_social_phone_number_arn": None,
+    "messenger_page_id": "104837265512093",
+    "email_address": "atencion@demo.ventanilla.example",
+    **DEVELOPMENT_META_SECRETS,
 }
 
 # A second agency of the same deployment, for cross-agency isolation.
@@ -30,6 +50,16 @@ OTHER_AGENCY = {
     "connect_instance_arn": (
         "arn:aws:connect:us-east-1:123456789012:instance/0c0d0e0f-0000-4000-8000-0000000a7e20"
     ),
+    # A number linked through End User Messaging Social, whose messages arrive by SNS.
+    "whatsapp_phone_number_id": "271093650489876",
+    "whatsapp_display_number": "+525550000200",
+    "whatsapp_waba_id": "318406712239911",
+    "whatsapp_social_phone_number_arn": (
+        "arn:aws:social-messaging:us-east-1:123456789012:phone-number-id/"
+        "0a7e20d3e04b4c5d8e9f0a1b2c3d4e5f"
+    ),
+    "messenger_page_id": "104837265519911",
+    "email_address": "atencion@agua.ventanilla.example",
 }
 
 AGENCIES = (DEMO_AGENCY, OTHER_AGENCY)
@@ -49,8 +79,20 @@ def seed_agency(agency: dict) -> None:
         active_case_days=7,
         chat_enabled=True,
         sms_number=agency["sms_number"],
+        whatsapp_phone_number_id=agency["whatsapp_phone_number_id"],
+        whatsapp_display_number=agency["whatsapp_display_number"],
+        whatsapp_waba_id=agency["whatsapp_waba_id"],
+        whatsapp_social_phone_number_arn=agency["whatsapp_social_phone_number_arn"],
+        messenger_page_id=agency["messenger_page_id"],
+        email_address=agency["email_address"],
     ).save()
-    endpoints = {"sms": agency["sms_number"], "connect": agency["connect_instance_arn"]}
+    endpoints = {
+        "sms": agency["sms_number"],
+        "connect": agency["connect_instance_arn"],
+        "whatsapp": agency["whatsapp_phone_number_id"],
+        "messenger": agency["messenger_page_id"],
+        "email": agency["email_address"],
+    }
     for kind, value in endpoints.items():
         AgencyEndpoint(
             endpoint_key(kind, value),
@@ -64,3 +106,15 @@ def seed_agency(agency: dict) -> None:
 def seed_all() -> None:
     for agency in AGENCIES:
         seed_agency(agency)
+
+
+def seed_secrets(ssm_client: Any, stage: str) -> None:
+    """Put the development Meta secrets into SSM as SecureString, where the webhooks read them."""
+    for field, secret in META_SECRETS.items():
+        ssm_client.put_parameter(
+            Name=meta_secret_parameter(stage, secret),
+            Value=DEVELOPMENT_META_SECRETS[field.removesuffix("_parameter")],
+            Type="SecureString",
+            Overwrite=True,
+            Description="Development value of a Ventanilla Meta secret (not a real secret)",
+        )

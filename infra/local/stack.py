@@ -139,7 +139,7 @@ def serve(config: LocalConfig, cleanup: ExitStack, stopping: threading.Event) ->
     """Start every part of the stack, register its stop on `cleanup`, and wait for `stopping`."""
     app, chalice_config = load_app()
     # Imported after the app for the same reason: PynamoDB models read the environment.
-    from infra.local.seed import DEMO_AGENCY, seed_all
+    from infra.local.seed import DEMO_AGENCY, seed_all, seed_secrets
 
     moto_listener = bind(MOTO_PORT, config.moto_port)
     cleanup.callback(moto_listener.close)
@@ -153,6 +153,7 @@ def serve(config: LocalConfig, cleanup: ExitStack, stopping: threading.Event) ->
     _start(cleanup, ServerThread("moto", wsgi_server(moto_listener, moto_app)))
     resources = create_resources(config)
     seed_all()
+    seed_secrets(boto3.client("ssm", region_name=REGION), STAGE)
     logger.info("created %d resources and seeded the demo agencies", len(resources))
     agent_token = _development_token(config, DEMO_AGENCY)
     registry = FunctionRegistry(app, chalice_config)
