@@ -9,9 +9,10 @@ def utc_now() -> datetime:
 
 def isoformat_z(moment: datetime) -> str:
     """Format as `2026-12-04T10:14:41.123Z`, which sorts as text in time order."""
-    return (
-        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    )
+    moment = moment.astimezone(UTC)
+    # `%Y` does not pad years before 1000 on Linux, so the year is padded here.
+    milliseconds = moment.microsecond // 1000
+    return f"{moment.year:04d}{moment.strftime('-%m-%dT%H:%M:%S')}.{milliseconds:03d}Z"
 
 
 def parse_utc(text: str) -> datetime:

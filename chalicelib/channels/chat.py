@@ -107,6 +107,7 @@ def list_messages(session_id: str, headers: Any, query: dict | None) -> Any:
     session = chat_sessions.authenticate(session_id, headers.get(TOKEN_HEADER))
     params = validate(ListMessagesQuery, dict(query or {}), prefix="query")
     messages = chat_sessions.list_messages(session, params.after, params.limit)
+    logger.info("chat messages listed", extra={"count": len(messages)})
     body = {
         "messages": [
             {

@@ -54,8 +54,8 @@ class QueueInfo(_Tolerant):
 
 class ContactData(_Tolerant):
     ContactId: str = Field(min_length=1, max_length=256)
-    InitialContactId: str | None = None
-    PreviousContactId: str | None = None
+    InitialContactId: str | None = Field(default=None, max_length=256)
+    PreviousContactId: str | None = Field(default=None, max_length=256)
     Channel: str | None = None
     InstanceARN: str = Field(min_length=1)
     InitiationMethod: str | None = None

@@ -44,8 +44,23 @@ def parse_json(text: str | bytes | None, what: str) -> Any:
     try:
         return json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        position = getattr(error, "pos", None)
+        if position is None:
+            position = getattr(error, "start", 0)
         raise ValidationError(
-            f"{what} is not valid JSON: {error.__class__.__name__} at position "
-            f"{getattr(error, 'pos', 0)}",
+            f"{what} is not valid JSON: {error.__class__.__name__} at position {position}",
             field=what,
         ) from error
+    except (RecursionError, ValueError) as error:
+        # Nesting deeper than the interpreter's recursion limit, or an integer
+        # longer than Python's 4,300-digit conversion limit.
+        raise ValidationError(
+            f"{what} is nested too deeply or holds a number too long to parse", field=what
+        ) from error
+
+
+def with_prefix(error: ValidationError, prefix: str) -> ValidationError:
+    """Return `error` with its field path under `prefix`, unless it is already there."""
+    if error.field is None or error.field.startswith(prefix):
+        return error
+    return ValidationError(f"{prefix}.{error.message}", field=f"{prefix}.{error.field}")

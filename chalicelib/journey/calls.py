@@ -110,10 +110,12 @@ def case_status(call: Call, keyed: str | None) -> dict[str, str]:
     if reference is None:
         return _answer("invalid", language, "reference_invalid")
     marker, case = _marker_and_case(call.call_id, reference)
-    if case is None:
+    # Each agency's line answers for its own cases only, as SMS and chat join
+    # only their own agency's references: another agency's case is not found.
+    if case is None or case.agency_id != call.agency.agency_id:
         return _answer("not_found", language, "case_not_found")
 
-    attached = case if case.agency_id == call.agency.agency_id else None
+    attached = case
     if marker is not None:
         _add_action(marker, "case_status", attached)
     else:

@@ -18,6 +18,7 @@ from chalicelib.settings import get_settings
 from chalicelib.store.models import ChatMessage, ChatSession, chat_key
 from chalicelib.store.transactions import Transaction
 
+SESSION_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 # A message cursor is the sort key of a message without its `MSG#` prefix.
 CURSOR_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#[0-9a-f]{32}$")
 
@@ -103,12 +104,15 @@ def open_session(
 
 def authenticate(session_id: str, token: str | None) -> ChatSession:
     """Return the session if `token` is its secret; raises NotFoundError or UnauthorizedError."""
+    # Session ids are 32 hex digits, so anything else is not looked up at all.
+    if not SESSION_ID_PATTERN.match(session_id):
+        raise NotFoundError("chat session not found", field="session_id")
     try:
         session = ChatSession.get(chat_key(session_id), "SESSION")
     except ChatSession.DoesNotExist as error:
-        raise NotFoundError(f"chat session {session_id!r} not found", field="session_id") from error
+        raise NotFoundError("chat session not found", field="session_id") from error
     if session.expires_at is not None and session.expires_at <= utc_now():
-        raise NotFoundError(f"chat session {session_id!r} has expired", field="session_id")
+        raise NotFoundError("chat session has expired; open a new one", field="session_id")
     if not token:
         raise UnauthorizedError("missing X-Session-Token header", field="X-Session-Token")
     if not hmac.compare_digest(session.token_sha256, _token_digest(token)):

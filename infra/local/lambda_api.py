@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from chalicelib.errors import VentanillaError
 from infra.local.config import ACCOUNT_ID, REGION
 from infra.local.functions import AsyncInvoker, FunctionRegistry
 from infra.local.sns import DELIVERY_PATH, Subscription, lambda_event
@@ -79,8 +80,8 @@ class LambdaService:
             return _lambda_error(400, "InvalidParameterValueException", message)
         try:
             event = _payload(request.get_data())
-        except ValueError as error:
-            message = f"Could not parse request body into json: {error}"
+        except (ValueError, RecursionError) as error:
+            message = f"Could not parse request body into json: {type(error).__name__}"
             return _lambda_error(400, "InvalidRequestContentException", message)
 
         if invocation_type == "DryRun":
@@ -97,8 +98,14 @@ class LambdaService:
         try:
             result = self.registry.invoke(name, event, request_id)
         except Exception as error:  # Lambda returns whatever a handler raises to the caller.
+            # The app logs its own errors as structured lines without personal
+            # data; a traceback would repeat the chained pydantic error, which
+            # quotes the input, so only unexpected errors get one.
             logger.error(
-                "%s: invocation failed with %s", name, type(error).__name__, exc_info=error
+                "%s: invocation failed with %s",
+                name,
+                type(error).__name__,
+                exc_info=None if isinstance(error, VentanillaError) else error,
             )
             return _function_error(type(error).__name__, str(error), headers)
         try:

@@ -100,3 +100,26 @@ class ServerThread:
                     "%s server did not stop within %d s", self.name, STOP_TIMEOUT_SECONDS
                 )
         self.server.server_close()
+
+
+class SerializedApp:
+    """WSGI wrapper that lets one request at a time into the wrapped app.
+
+    moto 5.2.1's TransactWriteItems deep-copies a table and restores the copy on
+    failure without a lock, so concurrent requests corrupt the local table.
+    DynamoDB applies each request atomically; one lock restores that here.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict, start_response: Any) -> list[bytes]:
+        with self._lock:
+            result = self._app(environ, start_response)
+            try:
+                return [b"".join(result)]
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()

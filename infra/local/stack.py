@@ -44,6 +44,7 @@ from infra.local.lambda_api import LambdaService
 from infra.local.outbox import Outbox, OutboxMiddleware
 from infra.local.servers import (
     PortUnavailableError,
+    SerializedApp,
     ServerThread,
     bind,
     chalice_server,
@@ -149,7 +150,8 @@ def serve(config: LocalConfig, cleanup: ExitStack, stopping: threading.Event) ->
     cleanup.callback(app_server.server_close)
 
     outbox = Outbox(config.outbox_path)
-    moto_app = OutboxMiddleware(DomainDispatcherApplication(create_backend_app), outbox)
+    moto_backend = SerializedApp(DomainDispatcherApplication(create_backend_app))
+    moto_app = OutboxMiddleware(moto_backend, outbox)
     _start(cleanup, ServerThread("moto", wsgi_server(moto_listener, moto_app)))
     resources = create_resources(config)
     seed_all()

@@ -630,7 +630,7 @@ def test_case_status_retry_records_one_contact(client, known_reference):
     assert contact["actions"] == {"identify", "case_status"}
 
 
-def test_case_status_other_agency_case_not_attached(client, known_reference, sent_sms):
+def test_case_status_other_agency_case_not_found(client, known_reference, sent_sms):
     (water_case,) = [
         item for item in items_of_kind("CASE#", "CASE") if item["agency_id"] == "water"
     ]
@@ -639,8 +639,9 @@ def test_case_status_other_agency_case_not_attached(client, known_reference, sen
     answer = invoke_flow(client, case_status_event(water_case["reference"]))
 
     (contact,) = call_contacts()
-    assert answer["result"] == "ok"
-    assert contact["actions"] == {"identify", "case_status"}
+    assert answer["result"] == "not_found"
+    assert "case_status" not in answer
+    assert contact["actions"] == {"identify"}
     assert "case_id" not in contact
 
 
