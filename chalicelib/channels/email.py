@@ -229,6 +229,7 @@ def to_inbound(message: InboundEmail, agency: AgencyConfig) -> InboundMessage:
         content=content,
         reply_to_external_id=message.in_reply_to,
         display_name=message.sender_name,
+        thread_id=_first_message_id(message.message_id),
     )
 
 

@@ -355,10 +355,10 @@ def render_body(message: WhatsAppMessage) -> str:
 
 
 def to_inbound(message: WhatsAppMessage, agency: AgencyConfig) -> InboundMessage:
-    """Build the journey's InboundMessage, with the first of the sender's identities.
+    """Build the journey's InboundMessage, sent by the first of the sender's identities.
 
-    InboundMessage has one sender, so a caller that links the BSUID as well reads
-    `message.identities`.
+    The business-scoped user id that comes beside a wa_id is in `other_identities`,
+    so the journey links both to one citizen.
     """
     return InboundMessage(
         agency=agency,
@@ -371,6 +371,7 @@ def to_inbound(message: WhatsAppMessage, agency: AgencyConfig) -> InboundMessage
         content=dict(message.content) or None,
         reply_to_external_id=message.reply_to,
         display_name=message.profile_name,
+        other_identities=message.identities[1:],
     )
 
 

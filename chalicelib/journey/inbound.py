@@ -16,6 +16,7 @@ from chalicelib.journey.models import (
     CHAT,
     OPEN,
     OPEN_STATUSES,
+    Identity,
     InboundMessage,
     InboundResult,
 )
@@ -23,7 +24,9 @@ from chalicelib.journey.records import (
     contact_id_for,
     identity_entry,
     new_case_items,
+    new_claim,
     new_contact,
+    new_email_reference,
     new_id,
     new_link,
     new_marker,
@@ -74,6 +77,10 @@ class _Plan:
     # True after a write failed because the case the link or chat session
     # remembers is no longer open, so this attempt reads that case's status.
     recheck_open_case: bool = False
+    # Links of the sender's other verified identities to the same citizen, each
+    # with whether this message creates it, and the identities still to be linked.
+    other_links: list[tuple[IdentityLink, bool]] = field(default_factory=list)
+    unlinked: list[Identity] = field(default_factory=list)
     transaction: Transaction = field(default_factory=Transaction)
 
 
@@ -102,16 +109,16 @@ def _record_once(
         recheck_open_case=recheck_open_case,
     )
     if message.sender is not None and message.sender.verified:
-        plan.link = _owner_link(message.sender.kind, message.sender.value)
-        if plan.link is not None:
-            plan.citizen_id = plan.link.citizen_id
-            plan.language = plan.link.language
+        _find_owner(message, plan)
+    elif message.sender is not None:
+        _find_claim(message, plan)
     quoted = _quoted_case(message)
     if quoted is not None and message.sender is not None and message.sender.verified:
         _apply_proof(message, plan, quoted, now)
     if plan.citizen_id is None:
         _add_new_citizen(message, plan, now)
     plan.language = plan.language or message.agency.default_language
+    _link_other_identities(message, plan, now)
 
     _choose_case(message, plan, quoted, now)
     contact = _add_contact(message, plan, now)
@@ -145,6 +152,81 @@ def _owner_link(kind: str, value: str) -> IdentityLink | None:
         return IdentityLink.get(identity_key(kind, value), "LINK")
     except IdentityLink.DoesNotExist:
         return None
+
+
+def _find_owner(message: InboundMessage, plan: _Plan) -> None:
+    """Find the citizen behind the sender's verified identities, in one read.
+
+    The first identity with an owner link names the citizen. Identities without a link
+    are linked to that citizen by this message. An identity owned by another citizen
+    is left alone, because only an agent's merge may join two profiles.
+    """
+    sender = message.sender
+    identities = [sender, *(item for item in message.other_identities if item.verified)]
+    if len(identities) == 1:
+        link = _owner_link(sender.kind, sender.value)
+        links = {link.pk: link} if link is not None else {}
+    else:
+        keys = [(identity_key(item.kind, item.value), "LINK") for item in identities]
+        links = {link.pk: link for link in IdentityLink.batch_get(keys)}
+    found = [links.get(identity_key(item.kind, item.value)) for item in identities]
+    owner = next((link for link in found if link is not None), None)
+    if owner is None:
+        # The sender's own link is written with the new citizen or by a proof.
+        plan.unlinked = identities[1:]
+        return
+    plan.link = owner
+    plan.citizen_id = owner.citizen_id
+    plan.language = owner.language
+    for identity, link in zip(identities, found, strict=True):
+        if link is None:
+            plan.unlinked.append(identity)
+        elif link is owner:
+            continue
+        elif link.citizen_id == owner.citizen_id:
+            plan.other_links.append((link, False))
+        else:
+            logger.warning(
+                "sender identities belong to two citizens",
+                extra={"citizen_id": owner.citizen_id, "other_citizen_id": link.citizen_id},
+            )
+
+
+def _find_claim(message: InboundMessage, plan: _Plan) -> None:
+    """Find the provisional profile that earlier unverified messages of this sender opened.
+
+    A channel that did not verify the sender (an email without SPF or DKIM) records a
+    claim, as a typed email is in a chat. Claims of the same value from other channels
+    are anyone's typing, so only this channel's claim is reused.
+    """
+    sender = message.sender
+    claims = IdentityLink.query(
+        identity_key(sender.kind, sender.value),
+        IdentityLink.sk.startswith("CLAIM#"),
+        filter_condition=IdentityLink.source_channel == message.channel,
+    )
+    claim = next(iter(claims), None)
+    if claim is not None:
+        plan.link = claim
+        plan.citizen_id = claim.citizen_id
+        plan.language = claim.language
+
+
+def _link_other_identities(message: InboundMessage, plan: _Plan, now: datetime) -> None:
+    """Link the sender's other verified identities that have no owner yet to the citizen."""
+    first_name = plan.link.first_name if plan.link is not None else None
+    for identity in plan.unlinked:
+        link = new_link(
+            identity.kind,
+            identity.value,
+            plan.citizen_id,
+            message.channel,
+            plan.language,
+            now,
+            first_name=first_name,
+        )
+        plan.transaction.put_new(link, tag="identity link")
+        plan.other_links.append((link, True))
 
 
 def _quoted_case(message: InboundMessage) -> Case | None:
@@ -239,7 +321,7 @@ def _apply_proof(message: InboundMessage, plan: _Plan, case: Case, now: datetime
 
 
 def _add_new_citizen(message: InboundMessage, plan: _Plan, now: datetime) -> None:
-    """Open a profile for a sender never seen before, verified by their channel."""
+    """Open a profile for a sender never seen before: verified, or provisional for a claim."""
     plan.citizen_id = new_id()
     plan.language = message.agency.default_language
     sender = message.sender
@@ -248,13 +330,14 @@ def _add_new_citizen(message: InboundMessage, plan: _Plan, now: datetime) -> Non
             plan.citizen_id,
             plan.language,
             message.channel,
-            provisional=False,
+            provisional=not sender.verified,
             now=now,
             identities=[sender],
         ),
         tag="profile",
     )
-    plan.link = new_link(
+    build = new_link if sender.verified else new_claim
+    plan.link = build(
         sender.kind, sender.value, plan.citizen_id, message.channel, plan.language, now
     )
     plan.link_is_new = True
@@ -379,10 +462,19 @@ def _remember_case(message: InboundMessage, plan: _Plan, stamp: str) -> None:
         plan.link.open_cases = {agency_id: entry}
     elif plan.link is not None:
         plan.transaction.update(
-            IdentityLink(plan.link.pk, "LINK"),
+            IdentityLink(plan.link.pk, plan.link.sk),
             [IdentityLink.open_cases[agency_id].set(entry)],
             tag="identity link",
         )
+    for link, is_new in plan.other_links:
+        if is_new:
+            link.open_cases = {agency_id: entry}
+        else:
+            plan.transaction.update(
+                IdentityLink(link.pk, link.sk),
+                [IdentityLink.open_cases[agency_id].set(entry)],
+                tag="identity link",
+            )
 
 
 def _add_contact(message: InboundMessage, plan: _Plan, now: datetime):
@@ -406,6 +498,16 @@ def _add_contact(message: InboundMessage, plan: _Plan, now: datetime):
     plan.transaction.put_new(contact, tag="contact")
     marker = new_marker(message.channel, message.external_id, contact, now, plan.case_opened)
     plan.transaction.put_new(marker, tag="dedupe")
+    if message.thread_id is not None:
+        pointer = new_email_reference(
+            message.thread_id,
+            plan.case_id,
+            plan.reference,
+            message.agency.agency_id,
+            plan.citizen_id,
+            now,
+        )
+        plan.transaction.put(pointer, tag="email reference")
     if message.session_id is not None:
         chat_outbox.add_message(
             plan.transaction,

@@ -57,6 +57,13 @@ class InboundMessage:
     reply_to_external_id: str | None = None
     # The sender's name as the channel shows it (a WhatsApp profile name).
     display_name: str | None = None
+    # More identities of the same sender, such as the business-scoped user id that
+    # WhatsApp sends beside the phone-based wa_id. Verified ones are linked to the
+    # sender's citizen.
+    other_identities: tuple[Identity, ...] = ()
+    # The id that replies to this message quote (an email's Message-ID). It is
+    # recorded as a pointer to the case the message joins.
+    thread_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,11 @@ from chalicelib.store.models import (
     CitizenProfile,
     Contact,
     DedupeMarker,
+    EmailReference,
     IdentityLink,
     case_key,
     citizen_key,
+    email_reference_key,
     event_key,
     identity_key,
     queue_key,
@@ -236,4 +238,24 @@ def new_marker(
         case_opened=case_opened,
         recorded_at=isoformat_z(now),
         expires_at=now + ttl,
+    )
+
+
+def new_email_reference(
+    message_id: str,
+    case_id: str,
+    reference: str,
+    agency_id: str,
+    citizen_id: str,
+    now: datetime,
+) -> EmailReference:
+    """Build the pointer from an email's Message-ID to its case, which threads replies."""
+    return EmailReference(
+        email_reference_key(message_id),
+        "CASE",
+        case_id=case_id,
+        reference=reference,
+        agency_id=agency_id,
+        citizen_id=citizen_id,
+        recorded_at=isoformat_z(now),
     )
