@@ -3,7 +3,7 @@
 from chalice import Chalice
 
 from chalicelib import settings
-from chalicelib.channels import agent_api, chat, connect, sms
+from chalicelib.channels import agent_api, chat, connect, inbound_email, sms, webhooks
 from chalicelib.channels.http import handle_errors, json_response
 from chalicelib.observability import logging_middleware
 
@@ -35,6 +35,32 @@ def post_chat_message(session_id):
 def list_chat_messages(session_id):
     request = app.current_request
     return chat.list_messages(session_id, request.headers, request.query_params)
+
+
+@app.route("/webhooks/whatsapp", methods=["GET"])
+@handle_errors
+def verify_whatsapp_webhook():
+    return webhooks.verify_whatsapp(app.current_request.query_params)
+
+
+@app.route("/webhooks/whatsapp", methods=["POST"])
+@handle_errors
+def receive_whatsapp_webhook():
+    request = app.current_request
+    return webhooks.receive_whatsapp(request.raw_body, request.headers)
+
+
+@app.route("/webhooks/messenger", methods=["GET"])
+@handle_errors
+def verify_messenger_webhook():
+    return webhooks.verify_messenger(app.current_request.query_params)
+
+
+@app.route("/webhooks/messenger", methods=["POST"])
+@handle_errors
+def receive_messenger_webhook():
+    request = app.current_request
+    return webhooks.receive_messenger(request.raw_body, request.headers)
 
 
 @app.authorizer(name="agent_authorizer", ttl_seconds=agent_api.AUTHORIZER_TTL_SECONDS)
@@ -80,3 +106,13 @@ def connect_contact_flow(event, context):
 @app.on_sns_message(topic=settings.INBOUND_SMS_TOPIC, name="inbound_sms")
 def inbound_sms(event):
     sms.handle(event.to_dict())
+
+
+@app.on_sns_message(topic=settings.WHATSAPP_SOCIAL_TOPIC, name="inbound_whatsapp_social")
+def inbound_whatsapp_social(event):
+    webhooks.handle_social(event.to_dict())
+
+
+@app.on_sns_message(topic=settings.INBOUND_EMAIL_TOPIC, name="inbound_email")
+def inbound_email_handler(event):
+    inbound_email.handle(event.to_dict())

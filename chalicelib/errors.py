@@ -54,6 +54,13 @@ class ConflictError(VentanillaError):
     code = "conflict"
 
 
+class ServiceUnavailableError(VentanillaError):
+    """A dependency or a setting the request needs is missing; retrying later may succeed."""
+
+    status_code = 503
+    code = "service_unavailable"
+
+
 class DuplicateEventError(ConflictError):
     """An event that was already recorded; callers treat it as success."""
 

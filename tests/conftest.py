@@ -39,9 +39,12 @@ STAGE = "test"
 
 
 def _reset_caches() -> None:
+    from aws_lambda_powertools.utilities import parameters
+
     from chalicelib import agencies, aws
     from chalicelib.store import models, transactions
 
+    parameters.clear_caches()
     agencies.clear_cache()
     aws.reset_clients()
     transactions.reset_connection()

@@ -11,6 +11,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.agencies import agency_for_endpoint
+from chalicelib.channels.sns import SnsEvent, SnsRecord
 from chalicelib.channels.validation import parse_json, validate
 from chalicelib.clock import parse_utc
 from chalicelib.errors import ValidationError, VentanillaError
@@ -33,26 +34,6 @@ class SmsPayload(BaseModel):
     inboundMessageId: str = Field(min_length=1, max_length=200)  # noqa: N815
     messageKeyword: str | None = None  # noqa: N815
     previousPublishedMessageId: str | None = None  # noqa: N815
-
-
-class SnsNotification(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    MessageId: str = Field(min_length=1)
-    Message: str
-    Timestamp: str
-
-
-class SnsRecord(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    Sns: SnsNotification
-
-
-class SnsEvent(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    Records: list[SnsRecord] = Field(min_length=1)
 
 
 def parse_event(event: dict) -> list[InboundMessage]:

@@ -1,0 +1,194 @@
+"""Meta's webhooks for WhatsApp and Messenger, and WhatsApp through End User Messaging Social.
+
+One Meta app per deployment serves every agency's numbers and pages, so its app secrets
+and verify tokens are the deployment's, read from SSM Parameter Store. The signature is
+checked over the raw body before anything is parsed, because the body, and with it the
+agency, can only be trusted once the signature matches.
+
+Meta retries a delivery that does not get a 2xx response for days. So a signed, well-formed
+delivery always gets 200, and parts of it that name a number or page no agency owns are
+logged and skipped. A signed delivery that does not parse gets 400 naming the field.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from aws_lambda_powertools.utilities import parameters
+from chalice import Response
+
+from chalicelib.agencies import AgencyConfig, agency_for_endpoint
+from chalicelib.channels import messenger, whatsapp
+from chalicelib.channels.http import json_response
+from chalicelib.channels.meta import SIGNATURE_HEADER, verify_handshake, verify_signature
+from chalicelib.channels.sns import SnsEvent
+from chalicelib.channels.validation import parse_json, validate, with_prefix
+from chalicelib.errors import NotFoundError, ServiceUnavailableError, ValidationError
+from chalicelib.journey import deliveries
+from chalicelib.journey.inbound import record_inbound
+from chalicelib.journey.models import Identity, InboundMessage
+from chalicelib.observability import logger
+from chalicelib.settings import get_settings
+
+# Seconds a secret read from SSM stays in powertools' cache in one container, so a
+# rotated secret is used within this time.
+SECRET_MAX_AGE_SECONDS = 300
+TEXT_HEADERS = {"Content-Type": "text/plain"}
+RECEIVED = {"status": "received"}
+
+
+def verify_whatsapp(query_params: Mapping[str, str] | None) -> Response:
+    """Return WhatsApp's subscription challenge as text/plain; raises ForbiddenError (403)."""
+    token = _secret(get_settings().whatsapp_verify_token_parameter)
+    return _challenge_response(verify_handshake(query_params, token))
+
+
+def verify_messenger(query_params: Mapping[str, str] | None) -> Response:
+    """Return Messenger's subscription challenge as text/plain; raises ForbiddenError (403)."""
+    token = _secret(get_settings().messenger_verify_token_parameter)
+    return _challenge_response(verify_handshake(query_params, token))
+
+
+def receive_whatsapp(raw_body: bytes | None, headers: Mapping[str, str]) -> Response:
+    """Verify, parse and record a Cloud API webhook delivery.
+
+    Raises UnauthorizedError for a missing or wrong signature and ValidationError for a
+    signed body that is not a valid webhook.
+    """
+    secret = _secret(get_settings().whatsapp_app_secret_parameter)
+    verify_signature(raw_body or b"", headers.get(SIGNATURE_HEADER), secret)
+    record_whatsapp(whatsapp.parse_webhook(parse_json(raw_body, "body")))
+    return json_response(RECEIVED)
+
+
+def receive_messenger(raw_body: bytes | None, headers: Mapping[str, str]) -> Response:
+    """Verify, parse and record a Messenger webhook delivery.
+
+    Raises UnauthorizedError for a missing or wrong signature and ValidationError for a
+    signed body that is not a valid webhook.
+    """
+    secret = _secret(get_settings().messenger_app_secret_parameter)
+    verify_signature(raw_body or b"", headers.get(SIGNATURE_HEADER), secret)
+    record_messenger(messenger.parse_webhook(parse_json(raw_body, "body")))
+    return json_response(RECEIVED)
+
+
+def handle_social(event: dict) -> None:
+    """Record every WhatsApp notification of an End User Messaging Social SNS event.
+
+    Every record is parsed before anything is written. Raises ValidationError naming the
+    record and field at fault, so Lambda retries the event and then parks it.
+    """
+    try:
+        batches = [
+            _social_batch(index, record.Sns.Message)
+            for index, record in enumerate(validate(SnsEvent, event).Records)
+        ]
+    except ValidationError as error:
+        logger.error("invalid social event", extra={"error": error.message, "field": error.field})
+        raise
+    for batch in batches:
+        record_whatsapp(batch)
+
+
+def record_whatsapp(batch: whatsapp.WhatsAppBatch) -> None:
+    """Record the messages and delivery statuses of one webhook delivery or notification."""
+    for message in batch.messages:
+        agency = _agency(whatsapp.WHATSAPP, message.phone_number_id)
+        if agency is not None:
+            _record(whatsapp.to_inbound(message, agency))
+    for status in batch.statuses:
+        deliveries.record_status(
+            whatsapp.WHATSAPP,
+            status.message_id,
+            status.status,
+            status.timestamp,
+            status.error_codes,
+        )
+    for phone_number_id, error in batch.errors:
+        logger.warning(
+            "whatsapp reported an error",
+            extra={"phone_number_id": phone_number_id, "error_code": error.code},
+        )
+
+
+def record_messenger(batch: messenger.MessengerBatch) -> None:
+    """Record the messages and receipts of one Messenger delivery.
+
+    Echoes are the page's own messages. Those this deployment sent are already on the
+    timeline, so every echo is skipped.
+    """
+    for message in batch.messages:
+        agency = _agency(messenger.MESSENGER, message.page_id)
+        if agency is not None:
+            _record(messenger.to_inbound(message, agency))
+    for echo in batch.echoes:
+        # NOTE: a page message sent from another tool (Meta's inbox, another app) is
+        # skipped too, so it never reaches the timeline.
+        logger.info("messenger echo skipped", extra={"app_id": echo.app_id})
+    for receipt in batch.receipts:
+        _record_receipt(receipt)
+
+
+def _record(message: InboundMessage) -> None:
+    logger.append_keys(agency=message.agency.agency_id, channel=message.channel)
+    result = record_inbound(message)
+    logger.info(
+        "message recorded",
+        extra={
+            "citizen_id": result.citizen_id,
+            "case_id": result.case_id,
+            "case_opened": result.case_opened,
+            "duplicate": result.duplicate,
+        },
+    )
+
+
+def _record_receipt(receipt: messenger.MessengerReceipt) -> None:
+    status = "delivered" if receipt.kind == messenger.DELIVERY else "read"
+    for message_id in receipt.message_ids:
+        deliveries.record_status(messenger.MESSENGER, message_id, status, receipt.watermark)
+    if receipt.message_ids:
+        return
+    agency = _agency(messenger.MESSENGER, receipt.page_id)
+    if agency is not None:
+        recipient = Identity(messenger.MESSENGER, receipt.psid, verified=True)
+        deliveries.record_watermark(
+            messenger.MESSENGER, agency.agency_id, recipient, status, receipt.watermark
+        )
+
+
+def _agency(kind: str, endpoint: str) -> AgencyConfig | None:
+    """Return the agency that owns a number or page, or None after logging that none does."""
+    try:
+        return agency_for_endpoint(kind, endpoint)
+    except NotFoundError:
+        logger.warning("endpoint not configured", extra={"kind": kind, "endpoint": endpoint})
+        return None
+
+
+def _social_batch(index: int, message: str) -> whatsapp.WhatsAppBatch:
+    where = f"Records[{index}].Sns.Message"
+    try:
+        return whatsapp.parse_social_notification(parse_json(message, where))
+    except ValidationError as error:
+        prefixed = with_prefix(error, where)
+        if prefixed is error:
+            raise
+        raise prefixed from error
+
+
+def _secret(name: str) -> str:
+    """Return a secret from SSM; raises ServiceUnavailableError when it cannot be read."""
+    try:
+        value: Any = parameters.get_parameter(name, decrypt=True, max_age=SECRET_MAX_AGE_SECONDS)
+    except parameters.GetParameterError as error:
+        logger.error("webhook secret unavailable", extra={"parameter": name})
+        raise ServiceUnavailableError("webhook secret is not configured; retry later") from error
+    if not value:
+        logger.error("webhook secret empty", extra={"parameter": name})
+        raise ServiceUnavailableError("webhook secret is not configured; retry later")
+    return value
+
+
+def _challenge_response(challenge: str) -> Response:
+    return Response(body=challenge, status_code=200, headers=TEXT_HEADERS)
