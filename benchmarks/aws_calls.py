@@ -22,6 +22,8 @@ os.environ.update(
         "VENTANILLA_STAGE": "test",
         "VENTANILLA_TABLE": "ventanilla-test",
         "VENTANILLA_INBOUND_SMS_TOPIC": "ventanilla-test-inbound-sms",
+        "VENTANILLA_WHATSAPP_SOCIAL_TOPIC": "ventanilla-test-whatsapp-social",
+        "VENTANILLA_INBOUND_EMAIL_TOPIC": "ventanilla-test-inbound-email",
         "POWERTOOLS_SERVICE_NAME": "ventanilla",
         "POWERTOOLS_LOG_LEVEL": "WARNING",
     }
@@ -40,6 +42,7 @@ import boto3
 from chalice.test import Client
 from moto import mock_aws
 
+from tests import support_webhooks as hooks
 from tests.support_calls import AwsCallLog, count_aws_calls, stub_send_text_message
 
 time.tzset()
@@ -99,6 +102,29 @@ class Driver:
         _expect(flow_response.get("result") == "ok", f"contact flow returned {flow_response!r}")
         return flow_response
 
+    def whatsapp(self, message_id: str, text: str, user_id: str | None = None) -> None:
+        raw = hooks.whatsapp_body(message_id, text, user_id)
+        self._signed(hooks.WHATSAPP_PATH, raw, self.agency["whatsapp_app_secret"])
+
+    def whatsapp_status(self, message_id: str, status: str) -> None:
+        payload = json.loads(hooks.raw_event("whatsapp_statuses"))
+        value = payload["entry"][0]["changes"][0]["value"]
+        sample = next(item for item in value["statuses"] if item["status"] == status)
+        value["statuses"] = [{**sample, "id": message_id}]
+        raw = hooks.signed_json(payload)
+        self._signed(hooks.WHATSAPP_PATH, raw, self.agency["whatsapp_app_secret"])
+
+    def social(self, message_id: str, text: str) -> None:
+        hooks.invoke(self.client, "inbound_whatsapp_social", hooks.social_event(message_id, text))
+
+    def messenger(self, message_id: str, text: str) -> None:
+        raw = hooks.messenger_body(message_id, text)
+        self._signed(hooks.MESSENGER_PATH, raw, self.agency["messenger_app_secret"])
+
+    def email(self, ses_message_id: str, message_id: str, in_reply_to: str | None = None) -> None:
+        event = hooks.email_event(ses_message_id, message_id, in_reply_to)
+        hooks.invoke(self.client, "inbound_email", event)
+
     def new_container(self) -> None:
         """Empty the per-container agency cache, as a Lambda function's first event finds it.
 
@@ -122,6 +148,10 @@ class Driver:
         references = find_references(self.sent_sms[-1]["MessageBody"])
         _expect(bool(references), "the last SMS sent quotes no case reference")
         return references[0]
+
+    def _signed(self, path: str, raw: bytes, secret: str) -> None:
+        response = hooks.post_signed(self.client, path, raw, secret)
+        _expect(response.status_code == 200, f"{path} returned {response.status_code}")
 
     def _post(self, path: str, body: dict, headers: dict[str, str]) -> Any:
         headers = {"Content-Type": "application/json", **headers}
@@ -160,12 +190,13 @@ def _expect(condition: bool, message: str) -> None:
 def fresh_stack() -> Iterator[Driver]:
     """Start moto with the resources of infra/ and the seeded agencies, as the `aws` fixture."""
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        from infra.local.seed import DEMO_AGENCY, seed_all
+        from infra.local.seed import DEMO_AGENCY, seed_all, seed_secrets
         from infra.resources import create_resources
 
         _reset_caches()
         create_resources(boto3.session.Session(region_name="us-east-1"), STAGE)
         seed_all()
+        seed_secrets(boto3.client("ssm", region_name="us-east-1"), STAGE)
 
         from app import app
 
@@ -175,9 +206,12 @@ def fresh_stack() -> Iterator[Driver]:
 
 
 def _reset_caches() -> None:
+    from aws_lambda_powertools.utilities import parameters
+
     from chalicelib import agencies, aws
     from chalicelib.store import models, transactions
 
+    parameters.clear_caches()
     agencies.clear_cache()
     aws.reset_clients()
     transactions.reset_connection()
@@ -295,6 +329,70 @@ def case_status_first(driver: Driver) -> AwsCallLog:
     return log
 
 
+def whatsapp_known(driver: Driver) -> AwsCallLog:
+    driver.whatsapp("wamid.bench-1", "Hay una fuga de agua en mi calle")
+    with count_aws_calls() as log:
+        driver.whatsapp("wamid.bench-2", "Sigue saliendo agua")
+    return log
+
+
+def whatsapp_both_ids(driver: Driver) -> AwsCallLog:
+    driver.whatsapp("wamid.bench-1", "Hay una fuga de agua en mi calle", user_id="MX.1")
+    with count_aws_calls() as log:
+        driver.whatsapp("wamid.bench-2", "Sigue saliendo agua", user_id="MX.1")
+    return log
+
+
+def whatsapp_duplicate(driver: Driver) -> AwsCallLog:
+    driver.whatsapp("wamid.bench-1", "Hay una fuga de agua en mi calle")
+    with count_aws_calls() as log:
+        driver.whatsapp("wamid.bench-1", "Hay una fuga de agua en mi calle")
+    return log
+
+
+def whatsapp_status(driver: Driver) -> AwsCallLog:
+    hooks.seed_outbound("whatsapp", "wamid.out-1", "c0ffee00c0ffee00c0ffee00c0ffee00")
+    driver.whatsapp_status("wamid.out-1", "sent")
+    with count_aws_calls() as log:
+        driver.whatsapp_status("wamid.out-1", "read")
+    return log
+
+
+def social_known(driver: Driver) -> AwsCallLog:
+    driver.social("wamid.bench-1", "Hay una fuga de agua en mi calle")
+    with count_aws_calls() as log:
+        driver.social("wamid.bench-2", "Sigue saliendo agua")
+    return log
+
+
+def messenger_known(driver: Driver) -> AwsCallLog:
+    driver.messenger("m_bench-1", "Hay una fuga de agua en mi calle")
+    with count_aws_calls() as log:
+        driver.messenger("m_bench-2", "Sigue saliendo agua")
+    return log
+
+
+def email_known(driver: Driver) -> AwsCallLog:
+    driver.email("ses-bench-1", "<bench-1@example.net>")
+    with count_aws_calls() as log:
+        driver.email("ses-bench-2", "<bench-2@example.net>")
+    return log
+
+
+def email_reply(driver: Driver) -> AwsCallLog:
+    driver.email("ses-bench-1", "<bench-1@example.net>")
+    with count_aws_calls() as log:
+        driver.email("ses-bench-2", "<bench-2@example.net>", in_reply_to="<bench-1@example.net>")
+    return log
+
+
+def email_quarantined(driver: Driver) -> AwsCallLog:
+    driver.email("ses-bench-1", "<bench-1@example.net>")
+    with count_aws_calls() as log:
+        hooks.invoke(driver.client, "inbound_email", hooks.sns_event("ses_received_spam_fail"))
+    return log
+
+
 @dataclass(frozen=True)
 class Scenario:
     handler: str
@@ -306,6 +404,10 @@ SMS = "inbound_sms"
 CHAT_SESSIONS = "POST /chat/sessions"
 CHAT_MESSAGES = "POST /chat/sessions/{id}/messages"
 CONTACT_FLOW = "connect_contact_flow"
+WHATSAPP = "POST /webhooks/whatsapp"
+SOCIAL = "inbound_whatsapp_social"
+MESSENGER = "POST /webhooks/messenger"
+EMAIL = "inbound_email"
 
 # "Cold" is the first event of a Lambda container, whose agency cache is empty.
 # "Warm" means an earlier event of the same function filled that cache.
@@ -326,6 +428,15 @@ SCENARIOS = (
         CONTACT_FLOW, "case_status after identify in the same call", case_status_after_identify
     ),
     Scenario(CONTACT_FLOW, "case_status as a call's first action, warm", case_status_first),
+    Scenario(WHATSAPP, "known citizen with an open case, warm", whatsapp_known),
+    Scenario(WHATSAPP, "known citizen sending wa_id and user_id, warm", whatsapp_both_ids),
+    Scenario(WHATSAPP, "duplicate delivery of a recorded message, warm", whatsapp_duplicate),
+    Scenario(WHATSAPP, "status of a sent message, warm", whatsapp_status),
+    Scenario(SOCIAL, "known citizen with an open case, warm", social_known),
+    Scenario(MESSENGER, "known citizen with an open case, warm", messenger_known),
+    Scenario(EMAIL, "known sender with an open case, warm", email_known),
+    Scenario(EMAIL, "reply citing a recorded Message-ID, warm", email_reply),
+    Scenario(EMAIL, "spam verdict FAIL (quarantined), warm", email_quarantined),
 )
 
 

@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from tests import support_webhooks as hooks
 from tests.support_calls import AwsCallLog, count_aws_calls, stub_send_text_message
 
 CITIZEN_PHONE = "+525541637145"
@@ -90,6 +91,9 @@ def read_keys(log: AwsCallLog) -> list[str]:
             keys.append(call.params["Key"]["pk"]["S"])
         elif call.operation == "TransactGetItems":
             keys += [item["Get"]["Key"]["pk"]["S"] for item in call.params["TransactItems"]]
+        elif call.operation == "BatchGetItem":
+            (request,) = call.params["RequestItems"].values()
+            keys += [key["pk"]["S"] for key in request["Keys"]]
         else:
             # pynamodb names the partition key value of a Query `:0`.
             keys.append(call.params["ExpressionAttributeValues"][":0"]["S"])
@@ -305,3 +309,143 @@ def test_case_status_first_action_costs(client, demo_agency, sent_sms):
     }
     assert log.items_written == 2
     assert log.failed == []
+
+
+# WhatsApp, Messenger and email. Each known-citizen scenario sends a first message
+# uncounted, which opens the case, fills the agency cache and caches the Meta secret.
+
+
+def post_whatsapp(client, agency, message_id, text, user_id=None):
+    raw = hooks.whatsapp_body(message_id, text, user_id)
+    response = hooks.post_signed(client, hooks.WHATSAPP_PATH, raw, agency["whatsapp_app_secret"])
+    assert response.status_code == 200, response.body
+
+
+def post_messenger(client, agency, message_id, text):
+    raw = hooks.messenger_body(message_id, text)
+    response = hooks.post_signed(client, hooks.MESSENGER_PATH, raw, agency["messenger_app_secret"])
+    assert response.status_code == 200, response.body
+
+
+@pytest.fixture
+def local_only(monkeypatch):
+    hooks.refuse_remote_sockets(monkeypatch)
+
+
+def test_whatsapp_known_citizen_costs(client, demo_agency, local_only):
+    post_whatsapp(client, demo_agency, "wamid.cost-1", FIRST_SMS)
+    with count_aws_calls() as log:
+        post_whatsapp(client, demo_agency, "wamid.cost-2", "Sigue saliendo agua")
+
+    assert read_keys(log) == ["IDENTITY#whatsapp#+525541637145"]
+    assert log.operations() == {"GetItem": 1, "TransactWriteItems": 1}
+    assert log.items_written == 4
+    assert log.other_calls == []
+
+
+def test_whatsapp_both_ids_known_costs(client, demo_agency, local_only):
+    post_whatsapp(client, demo_agency, "wamid.cost-1", FIRST_SMS, user_id="MX.1")
+    with count_aws_calls() as log:
+        post_whatsapp(client, demo_agency, "wamid.cost-2", "Sigue saliendo agua", user_id="MX.1")
+
+    assert sorted(read_keys(log)) == [
+        "IDENTITY#whatsapp#+525541637145",
+        "IDENTITY#whatsapp_user#MX.1",
+    ]
+    assert log.operations() == {"BatchGetItem": 1, "TransactWriteItems": 1}
+    assert log.items_written == 5
+    assert log.other_calls == []
+
+
+def test_whatsapp_first_message_reads_secret_once(client, demo_agency, local_only):
+    with count_aws_calls() as log:
+        post_whatsapp(client, demo_agency, "wamid.cost-1", FIRST_SMS)
+    names = [call.params["Name"] for call in log.other_calls if call.service == "ssm"]
+
+    assert names[0] == "/ventanilla/test/meta/whatsapp-app-secret"
+    assert names.count("/ventanilla/test/meta/whatsapp-app-secret") == 1
+    assert read_keys(log)[:3] == [
+        "ENDPOINT#whatsapp#271093650481234",
+        "AGENCY#demo",
+        "IDENTITY#whatsapp#+525541637145",
+    ]
+    assert log.operations()["TransactWriteItems"] >= 1
+
+
+def test_whatsapp_duplicate_costs_two_reads(client, demo_agency, local_only):
+    post_whatsapp(client, demo_agency, "wamid.cost-1", FIRST_SMS)
+    with count_aws_calls() as log:
+        post_whatsapp(client, demo_agency, "wamid.cost-1", FIRST_SMS)
+
+    assert read_keys(log) == ["IDENTITY#whatsapp#+525541637145", "EVENT#whatsapp#wamid.cost-1"]
+    assert log.operations() == {"GetItem": 2, "TransactWriteItems": 1}
+    assert log.items_written == 0
+
+
+def test_whatsapp_social_known_citizen_costs(client, demo_agency, local_only):
+    post_whatsapp(client, demo_agency, "wamid.cost-1", FIRST_SMS)
+    with count_aws_calls() as log:
+        hooks.invoke(client, "inbound_whatsapp_social", hooks.social_event("wamid.cost-2", "Hola"))
+
+    assert read_keys(log) == ["IDENTITY#whatsapp#+525541637145"]
+    assert log.operations() == {"GetItem": 1, "TransactWriteItems": 1}
+    assert log.items_written == 4
+
+
+def test_whatsapp_status_costs_read_and_update(client, demo_agency, local_only):
+    keys = hooks.seed_outbound("whatsapp", "wamid.out-1", "c0ffee00c0ffee00c0ffee00c0ffee00")
+    payload = json.loads(hooks.raw_event("whatsapp_statuses"))
+    value = payload["entry"][0]["changes"][0]["value"]
+    value["statuses"] = [{**value["statuses"][1], "id": "wamid.out-1"}]
+    raw = hooks.signed_json(payload)
+    with count_aws_calls() as log:
+        hooks.post_signed(client, hooks.WHATSAPP_PATH, raw, demo_agency["whatsapp_app_secret"])
+
+    assert keys["pk"].startswith("CITIZEN#")
+    assert read_keys(log) == ["OUTBOUND#whatsapp#wamid.out-1"]
+    assert log.operations() == {"GetItem": 1, "UpdateItem": 1}
+    assert log.items_written == 1
+
+
+def test_messenger_known_citizen_costs(client, demo_agency, local_only):
+    post_messenger(client, demo_agency, "m_cost-1", FIRST_SMS)
+    with count_aws_calls() as log:
+        post_messenger(client, demo_agency, "m_cost-2", "Sigue saliendo agua")
+
+    assert read_keys(log) == ["IDENTITY#messenger#7391058246613025"]
+    assert log.operations() == {"GetItem": 1, "TransactWriteItems": 1}
+    assert log.items_written == 4
+    assert log.other_calls == []
+
+
+def test_email_known_sender_costs(client, local_only):
+    hooks.invoke(client, "inbound_email", hooks.email_event("ses-cost-1", "<cost-1@example.net>"))
+    with count_aws_calls() as log:
+        hooks.invoke(
+            client, "inbound_email", hooks.email_event("ses-cost-2", "<cost-2@example.net>")
+        )
+
+    assert read_keys(log) == ["IDENTITY#email#mgomez@example.net"]
+    assert log.operations() == {"GetItem": 1, "TransactWriteItems": 1}
+    # The contact, its dedupe marker, the case, the link's open case, the Message-ID pointer.
+    assert log.items_written == 5
+
+
+def test_email_reply_adds_one_batch_read(client, local_only):
+    hooks.invoke(client, "inbound_email", hooks.email_event("ses-cost-1", "<cost-1@example.net>"))
+    event = hooks.email_event("ses-cost-2", "<cost-2@example.net>", "<cost-1@example.net>")
+    with count_aws_calls() as log:
+        hooks.invoke(client, "inbound_email", event)
+
+    assert read_keys(log) == ["EMAILREF#<cost-1@example.net>", "IDENTITY#email#mgomez@example.net"]
+    assert log.operations() == {"BatchGetItem": 1, "GetItem": 1, "TransactWriteItems": 1}
+    assert log.items_written == 5
+
+
+def test_email_quarantine_costs_one_put(client, local_only):
+    hooks.invoke(client, "inbound_email", hooks.email_event("ses-cost-1", "<cost-1@example.net>"))
+    with count_aws_calls() as log:
+        hooks.invoke(client, "inbound_email", hooks.sns_event("ses_received_spam_fail"))
+
+    assert log.operations() == {"PutItem": 1}
+    assert log.items_written == 1
