@@ -25,6 +25,8 @@ os.environ.update(
         "VENTANILLA_WHATSAPP_SOCIAL_TOPIC": "ventanilla-test-whatsapp-social",
         "VENTANILLA_INBOUND_EMAIL_TOPIC": "ventanilla-test-inbound-email",
         "POWERTOOLS_SERVICE_NAME": "ventanilla",
+        # Graph API sends go to a closed loopback port unless a scenario serves a fake.
+        "VENTANILLA_META_GRAPH_URL": "http://127.0.0.1:9",
         "POWERTOOLS_LOG_LEVEL": "WARNING",
     }
 )
@@ -42,14 +44,18 @@ import boto3
 from chalice.test import Client
 from moto import mock_aws
 
+from tests import support_notify as notify_hooks
 from tests import support_webhooks as hooks
 from tests.support_calls import AwsCallLog, count_aws_calls, stub_send_text_message
 
 time.tzset()
 
+GRAPH_CLOSED_PORT = os.environ["VENTANILLA_META_GRAPH_URL"]
+
 STAGE = "test"
 CITIZEN_PHONE = "+525541637145"
 OTHER_PHONE = "+525541637146"
+REPLY = "Una cuadrilla revisará la fuga mañana."
 CALL_ID = "5f1b2a9e-0c4d-4e7a-9b3f-6a2d8c1e0f01"
 WARMING_CALL_ID = "0a7c3e51-9d2b-4f68-8e1a-2b5c7d9f3e02"
 
@@ -65,6 +71,7 @@ class Driver:
         self.client = client
         self.agency = agency
         self.sent_sms = stub_send_text_message()
+        self._agent_key: Any = None
 
     def sms(self, sender: str, body: str, message_id: str) -> None:
         message = {
@@ -114,8 +121,11 @@ class Driver:
         raw = hooks.signed_json(payload)
         self._signed(hooks.WHATSAPP_PATH, raw, self.agency["whatsapp_app_secret"])
 
-    def social(self, message_id: str, text: str) -> None:
-        hooks.invoke(self.client, "inbound_whatsapp_social", hooks.social_event(message_id, text))
+    def social(self, message_id: str, text: str, phone_number_id: str | None = None) -> None:
+        event = hooks.social_event(message_id, text)
+        if phone_number_id is not None:
+            event = _to_number(event, phone_number_id)
+        hooks.invoke(self.client, "inbound_whatsapp_social", event)
 
     def messenger(self, message_id: str, text: str) -> None:
         raw = hooks.messenger_body(message_id, text)
@@ -149,6 +159,43 @@ class Driver:
         _expect(bool(references), "the last SMS sent quotes no case reference")
         return references[0]
 
+    def reply(self, case_id: str, key: str, agency_id: str = "demo") -> dict[str, Any]:
+        """Post an agent's reply to a case, as an agent of `agency_id`."""
+        from infra.local import dev_keys
+
+        if self._agent_key is None:
+            self._agent_key = dev_keys.generate_key()
+            ssm = boto3.client("ssm", region_name="us-east-1")
+            dev_keys.put_public_key(ssm, STAGE, self._agent_key)
+        token = dev_keys.mint_token(
+            self._agent_key,
+            sub=f"agent-{agency_id}",
+            name="Agente",
+            roles=["agent"],
+            agency_id=agency_id,
+            ttl_seconds=900,
+        )
+        body = {"text": REPLY, "idempotency_key": key}
+        headers = {"Authorization": f"Bearer {token}"}
+        response = self._post(f"/cases/{case_id}/replies", body, headers)
+        _expect(response.status_code in (200, 201), f"reply failed: {response.body!r}")
+        return json.loads(response.body)
+
+    @contextmanager
+    def graph(self) -> Iterator[Any]:
+        """Point the Graph API base URL at a loopback fake while the block runs."""
+        from aws_lambda_powertools.utilities import parameters
+
+        with notify_hooks.graph_fake() as fake:
+            os.environ["VENTANILLA_META_GRAPH_URL"] = fake.url
+            notify_hooks.reload_settings()
+            parameters.clear_caches()
+            try:
+                yield fake
+            finally:
+                os.environ["VENTANILLA_META_GRAPH_URL"] = GRAPH_CLOSED_PORT
+                notify_hooks.reload_settings()
+
     def _signed(self, path: str, raw: bytes, secret: str) -> None:
         response = hooks.post_signed(self.client, path, raw, secret)
         _expect(response.status_code == 200, f"{path} returned {response.status_code}")
@@ -179,6 +226,16 @@ def connect_event(
             "Parameters": parameters,
         },
     }
+
+
+def _to_number(event: dict[str, Any], phone_number_id: str) -> dict[str, Any]:
+    """Address a Social SNS event to another business number."""
+    message = hooks.sns_message(event)
+    entry = json.loads(message["whatsAppWebhookEntry"])
+    entry["changes"][0]["value"]["metadata"]["phone_number_id"] = phone_number_id
+    message["whatsAppWebhookEntry"] = json.dumps(entry, ensure_ascii=False)
+    event["Records"][0]["Sns"]["Message"] = json.dumps(message, ensure_ascii=False)
+    return event
 
 
 def _expect(condition: bool, message: str) -> None:
@@ -393,6 +450,113 @@ def email_quarantined(driver: Driver) -> AwsCallLog:
     return log
 
 
+def only_case() -> str:
+    """Return the id of the one case a scenario's setup opened."""
+    from tests import support
+
+    (case,) = support.items_of_kind("CASE#", "CASE")
+    return case["case_id"]
+
+
+def reply_sms(driver: Driver) -> AwsCallLog:
+    driver.sms(CITIZEN_PHONE, "Hay una fuga de agua en mi calle", "sms-1")
+    case_id = only_case()
+    driver.reply(case_id, "reply-0")
+    with count_aws_calls() as log:
+        driver.reply(case_id, "reply-1")
+    return log
+
+
+def reply_sms_duplicate(driver: Driver) -> AwsCallLog:
+    driver.sms(CITIZEN_PHONE, "Hay una fuga de agua en mi calle", "sms-1")
+    case_id = only_case()
+    driver.reply(case_id, "reply-1")
+    with count_aws_calls() as log:
+        answer = driver.reply(case_id, "reply-1")
+    _expect(answer["duplicate"], "the repeated reply was not seen as a duplicate")
+    return log
+
+
+def reply_whatsapp(driver: Driver) -> AwsCallLog:
+    with driver.graph():
+        driver.whatsapp("wamid.bench-1", "Hay una fuga de agua en mi calle")
+        case_id = only_case()
+        driver.reply(case_id, "reply-0")
+        with count_aws_calls() as log:
+            answer = driver.reply(case_id, "reply-1")
+    _expect(answer["channel"] == "whatsapp", f"the reply went by {answer['channel']}")
+    return log
+
+
+def reply_whatsapp_opted_out(driver: Driver) -> AwsCallLog:
+    with driver.graph():
+        driver.whatsapp("wamid.bench-1", "Hay una fuga de agua en mi calle")
+        case_id = only_case()
+        citizen_id = only_citizen()
+        notify_hooks.link_identity(citizen_id, "phone", CITIZEN_PHONE)
+        driver.whatsapp("wamid.bench-2", "STOP")
+        driver.reply(case_id, "reply-0")
+        with count_aws_calls() as log:
+            answer = driver.reply(case_id, "reply-1")
+    _expect(answer["channel"] == "sms", f"the reply went by {answer['channel']}")
+    return log
+
+
+def reply_social(driver: Driver) -> AwsCallLog:
+    from infra.local.seed import OTHER_AGENCY
+
+    notify_hooks.SocialOutbox.attach()
+    number = OTHER_AGENCY["whatsapp_phone_number_id"]
+    driver.social("wamid.bench-1", "Hay una fuga de agua en mi calle", phone_number_id=number)
+    case_id = only_case()
+    driver.reply(case_id, "reply-0", agency_id="water")
+    with count_aws_calls() as log:
+        answer = driver.reply(case_id, "reply-1", agency_id="water")
+    _expect(answer["channel"] == "whatsapp", f"the reply went by {answer['channel']}")
+    return log
+
+
+def reply_messenger(driver: Driver) -> AwsCallLog:
+    with driver.graph():
+        driver.messenger("m_bench-1", "Hay una fuga de agua en mi calle")
+        case_id = only_case()
+        driver.reply(case_id, "reply-0")
+        with count_aws_calls() as log:
+            answer = driver.reply(case_id, "reply-1")
+    _expect(answer["channel"] == "messenger", f"the reply went by {answer['channel']}")
+    return log
+
+
+def reply_email(driver: Driver) -> AwsCallLog:
+    ses = boto3.client("ses", region_name="us-east-1")
+    ses.verify_email_identity(EmailAddress=driver.agency["email_address"])
+    driver.email("ses-bench-1", "<bench-1@example.net>")
+    case_id = only_case()
+    driver.reply(case_id, "reply-0")
+    with count_aws_calls() as log:
+        answer = driver.reply(case_id, "reply-1")
+    _expect(answer["channel"] == "email", f"the reply went by {answer['channel']}")
+    return log
+
+
+def reply_chat(driver: Driver) -> AwsCallLog:
+    session = driver.open_chat()
+    driver.chat(session, "Quiero reportar un bache", "m-1")
+    case_id = only_case()
+    driver.reply(case_id, "reply-0")
+    with count_aws_calls() as log:
+        answer = driver.reply(case_id, "reply-1")
+    _expect(answer["channel"] == "chat", f"the reply went by {answer['channel']}")
+    return log
+
+
+def only_citizen() -> str:
+    from tests import support
+
+    (profile,) = support.items_of_kind("CITIZEN#", "PROFILE")
+    return profile["citizen_id"]
+
+
 @dataclass(frozen=True)
 class Scenario:
     handler: str
@@ -408,6 +572,7 @@ WHATSAPP = "POST /webhooks/whatsapp"
 SOCIAL = "inbound_whatsapp_social"
 MESSENGER = "POST /webhooks/messenger"
 EMAIL = "inbound_email"
+REPLIES = "POST /cases/{id}/replies"
 
 # "Cold" is the first event of a Lambda container, whose agency cache is empty.
 # "Warm" means an earlier event of the same function filled that cache.
@@ -437,6 +602,14 @@ SCENARIOS = (
     Scenario(EMAIL, "known sender with an open case, warm", email_known),
     Scenario(EMAIL, "reply citing a recorded Message-ID, warm", email_reply),
     Scenario(EMAIL, "spam verdict FAIL (quarantined), warm", email_quarantined),
+    Scenario(REPLIES, "SMS case, warm", reply_sms),
+    Scenario(REPLIES, "SMS case, repeated idempotency key", reply_sms_duplicate),
+    Scenario(REPLIES, "WhatsApp case, Cloud API, inside the window, warm", reply_whatsapp),
+    Scenario(REPLIES, "WhatsApp case, End User Messaging Social, warm", reply_social),
+    Scenario(REPLIES, "WhatsApp case, opted out, falls back to SMS", reply_whatsapp_opted_out),
+    Scenario(REPLIES, "Messenger case, inside the window, warm", reply_messenger),
+    Scenario(REPLIES, "email case, warm", reply_email),
+    Scenario(REPLIES, "web chat case, warm", reply_chat),
 )
 
 

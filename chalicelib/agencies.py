@@ -1,7 +1,8 @@
 """Agencies and the endpoints that route a contact to one of them."""
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from chalicelib.errors import NotFoundError
 from chalicelib.settings import get_settings
@@ -32,6 +33,10 @@ class AgencyConfig:
     whatsapp_social_phone_number_arn: str | None = None
     messenger_page_id: str | None = None
     email_address: str | None = None
+    # How citizens can reach the agency, sent in reply to HELP or AYUDA.
+    contact_options: str | None = None
+    # Approved WhatsApp templates: purpose → language → {"name", "language", "parameters"}.
+    whatsapp_templates: dict = field(default_factory=dict)
 
     def language_for(self, requested: str | None) -> str:
         """Return the requested language if the agency serves it, else its default."""
@@ -74,6 +79,8 @@ def get_agency(agency_id: str) -> AgencyConfig:
         languages=frozenset(item.languages or {item.default_language}),
         active_case_days=int(item.active_case_days),
         chat_enabled=bool(item.chat_enabled),
+        contact_options=item.contact_options,
+        whatsapp_templates=_as_dict(item.whatsapp_templates),
         sms_number=item.sms_number,
         whatsapp_phone_number_id=item.whatsapp_phone_number_id,
         whatsapp_display_number=item.whatsapp_display_number,
@@ -84,6 +91,13 @@ def get_agency(agency_id: str) -> AgencyConfig:
     )
     _agencies[agency_id] = (time.monotonic(), config)
     return config
+
+
+def _as_dict(value: Any) -> dict:
+    """Return a raw MapAttribute's value as plain dicts, or {} when it is not set."""
+    if value is None:
+        return {}
+    return value.as_dict() if hasattr(value, "as_dict") else dict(value)
 
 
 def agency_for_endpoint(kind: str, value: str) -> AgencyConfig:

@@ -41,6 +41,20 @@ def development_key_parameter(stage: str) -> str:
     return f"/ventanilla/{stage}/auth/development-public-key"
 
 
+# The base URL of Meta's Graph API. Only the local stack and tests point elsewhere.
+META_GRAPH_URL = "https://graph.facebook.com"
+
+
+def whatsapp_token_parameter(stage: str) -> str:
+    """Return the default SSM parameter name of the WhatsApp Cloud API access token."""
+    return f"/ventanilla/{stage}/meta/whatsapp-access-token"
+
+
+def messenger_token_prefix(stage: str) -> str:
+    """Return the default prefix of the Messenger page tokens, each at `<prefix>/<page id>`."""
+    return f"/ventanilla/{stage}/meta/messenger-page-token"
+
+
 class Settings(BaseModel):
     """Configuration of one deployment stage."""
 
@@ -57,6 +71,18 @@ class Settings(BaseModel):
     chat_session_ttl_days: int = Field(default=7, ge=1, le=90)
     # Seconds an agency's configuration stays cached in one Lambda container.
     agency_cache_seconds: int = Field(default=300, ge=0, le=86400)
+    # Meta's Graph API, shared by the WhatsApp Cloud API and the Messenger Send API,
+    # and its version in request paths. The local stack points the URL at its outbox.
+    meta_graph_url: str = Field(default=META_GRAPH_URL, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+    meta_graph_version: str = Field(default="v23.0", pattern=r"^v\d+\.\d+$")
+    # Seconds one Graph API request may take before the send counts as failed.
+    meta_timeout_seconds: float = Field(default=5, gt=0, le=30)
+    # SSM SecureString parameters with the WhatsApp Cloud API access token, and the
+    # prefix of the Messenger page access tokens: one parameter per page, `<prefix>/<page id>`.
+    whatsapp_token_parameter: str = Field(default="", pattern=r"^(/[\w.-]+)+$")
+    messenger_token_parameter_prefix: str = Field(default="", pattern=r"^(/[\w.-]+)+$")
+    # Seconds a Meta token stays in powertools' cache per container.
+    meta_token_cache_seconds: int = Field(default=300, ge=0, le=86400)
     # How the agent API verifies tokens: against a Cognito user pool's public
     # keys, or against a development key (local stack and tests only).
     auth_mode: Literal["cognito", "development"] = DEVELOPMENT
@@ -98,6 +124,18 @@ class Settings(BaseModel):
         }
         return {**values, **defaults}
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_meta_token_parameters(cls, values: Any) -> Any:
+        if not isinstance(values, dict):
+            return values
+        stage = values.get("stage") or "local"
+        defaults = {
+            "whatsapp_token_parameter": whatsapp_token_parameter(stage),
+            "messenger_token_parameter_prefix": messenger_token_prefix(stage),
+        }
+        return {**values, **{key: value for key, value in defaults.items() if not values.get(key)}}
+
     @model_validator(mode="after")
     def _check_auth(self) -> "Settings":
         if self.auth_mode == DEVELOPMENT and self.stage in PRODUCTION_STAGES:
@@ -127,6 +165,12 @@ ENVIRONMENT_NAMES = {
     "dedupe_ttl_days": "VENTANILLA_DEDUPE_TTL_DAYS",
     "chat_session_ttl_days": "VENTANILLA_CHAT_SESSION_TTL_DAYS",
     "agency_cache_seconds": "VENTANILLA_AGENCY_CACHE_SECONDS",
+    "meta_graph_url": "VENTANILLA_META_GRAPH_URL",
+    "meta_graph_version": "VENTANILLA_META_GRAPH_VERSION",
+    "meta_timeout_seconds": "VENTANILLA_META_TIMEOUT_SECONDS",
+    "whatsapp_token_parameter": "VENTANILLA_WHATSAPP_TOKEN_PARAMETER",
+    "messenger_token_parameter_prefix": "VENTANILLA_MESSENGER_TOKEN_PARAMETER_PREFIX",
+    "meta_token_cache_seconds": "VENTANILLA_META_TOKEN_CACHE_SECONDS",
     "auth_mode": "VENTANILLA_AUTH_MODE",
     "cognito_user_pool_id": "VENTANILLA_COGNITO_USER_POOL_ID",
     "cognito_app_client_id": "VENTANILLA_COGNITO_APP_CLIENT_ID",

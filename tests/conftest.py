@@ -20,6 +20,9 @@ os.environ.update(
         "VENTANILLA_WHATSAPP_SOCIAL_TOPIC": "ventanilla-test-whatsapp-social",
         "VENTANILLA_INBOUND_EMAIL_TOPIC": "ventanilla-test-inbound-email",
         "POWERTOOLS_SERVICE_NAME": "ventanilla",
+        # Graph API sends go to a closed loopback port unless a test serves a fake there,
+        # so no test ever reaches Meta.
+        "VENTANILLA_META_GRAPH_URL": "http://127.0.0.1:9",
     }
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)

@@ -135,6 +135,7 @@ def _record_once(
             text=_case_notice(plan),
             case_id=plan.case_id,
             case_reference=plan.reference,
+            inbound_at=message.occurred_at,
         )
     return InboundResult(
         contact_id=contact.contact_id,
@@ -450,7 +451,13 @@ def _open_case(message: InboundMessage, plan: _Plan, now: datetime) -> None:
 
 def _remember_case(message: InboundMessage, plan: _Plan, stamp: str) -> None:
     """Copy the chosen case where the next message of this channel will look first."""
-    entry = {"case_id": plan.case_id, "reference": plan.reference, "last_activity_at": stamp}
+    entry = {
+        "case_id": plan.case_id,
+        "reference": plan.reference,
+        "last_activity_at": stamp,
+        # The start of the 24-hour window of WhatsApp and Messenger replies.
+        "last_inbound_at": isoformat_z(message.occurred_at),
+    }
     agency_id = message.agency.agency_id
     if message.session_id is not None:
         plan.transaction.update(

@@ -9,6 +9,9 @@ from chalicelib.agencies import AgencyConfig
 CHAT = "chat"
 SMS = "sms"
 VOICE = "voice"
+WHATSAPP = "whatsapp"
+MESSENGER = "messenger"
+EMAIL = "email"
 
 # Case statuses. A message joins a case only while it is in OPEN_STATUSES.
 OPEN = "open"
@@ -72,8 +75,9 @@ class InboundResult:
 
     contact_id: str
     citizen_id: str
-    case_id: str
-    case_reference: str
+    # None for a message that opened no case, such as a consent keyword.
+    case_id: str | None
+    case_reference: str | None
     case_opened: bool
     duplicate: bool
     language: str

@@ -12,6 +12,16 @@ _TEXTS = {
         "en": "Case {reference} opened. Quote it on any channel.",
         "pt": "Caso {reference} registrado. Cite-o em qualquer canal.",
     },
+    "email_subject_case": {
+        "es": "Su caso {reference}",
+        "en": "Your case {reference}",
+        "pt": "Seu caso {reference}",
+    },
+    "email_subject": {
+        "es": "Mensaje de {agency}",
+        "en": "Message from {agency}",
+        "pt": "Mensagem de {agency}",
+    },
     "greeting_known": {
         "es": "Hola {first_name}, gracias por llamar.",
         "en": "Hello {first_name}, thank you for calling.",

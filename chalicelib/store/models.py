@@ -137,6 +137,11 @@ class CitizenProfile(TableItem):
     # those items, so that a profile lists its identities without an index.
     verified_identities = UnicodeSetAttribute(null=True)
     claimed_identities = UnicodeSetAttribute(null=True)
+    # Channels the citizen opted out of by sending STOP, BAJA or another opt-out
+    # keyword, which get no messages until an opt-in keyword, and the UTC time each
+    # channel's consent last changed (channel name → time).
+    opted_out_channels = UnicodeSetAttribute(null=True)
+    consent_changed_at = MapAttribute(null=True)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     # Incremented by changes a person makes; those writes are conditional on it.
@@ -149,6 +154,12 @@ class OpenCase(MapAttribute):
     case_id = UnicodeAttribute()
     reference = UnicodeAttribute()
     last_activity_at = UnicodeAttribute()
+    # When this identity last wrote to the agency, the start of the 24-hour window in
+    # which WhatsApp and Messenger accept free text from the agency.
+    last_inbound_at = UnicodeAttribute(null=True)
+    # The Message-ID of the identity's last email to the agency, which a reply cites
+    # in its In-Reply-To header.
+    last_message_id = UnicodeAttribute(null=True)
 
 
 class IdentityLink(TableItem):
@@ -189,6 +200,17 @@ class Contact(TableItem):
     # Contact flow actions a call ran, e.g. {"identify", "case_status"}.
     actions = UnicodeSetAttribute(null=True)
     delivery_status = UnicodeAttribute(null=True)
+    # Why an outbound message failed or was not sent: the provider's error code, or a
+    # reason such as "opted_out" or "window_closed".
+    error_code = UnicodeAttribute(null=True)
+    # Channels passed over before this attempt, each with its reason (channel → reason).
+    skipped_channels = MapAttribute(null=True)
+    # SMS segments an outbound SMS takes, which is what the carrier bills.
+    segments = NumberAttribute(null=True)
+    # The approved WhatsApp template sent in place of free text.
+    template = UnicodeAttribute(null=True)
+    # "opt_out", "opt_in" or "help" on a contact of kind "consent".
+    consent_action = UnicodeAttribute(null=True)
     # The `sub` of the agent who sent an outbound reply.
     agent_id = UnicodeAttribute(null=True)
     occurred_at = UnicodeAttribute()
@@ -360,6 +382,13 @@ class Agency(TableItem):
     # this many days; otherwise it opens a new case.
     active_case_days = NumberAttribute(default=7)
     chat_enabled = BooleanAttribute(default=True)
+    # How citizens can reach the agency (phone, hours, address), sent in reply to HELP
+    # or AYUDA. An SMS reply fits one segment only if this is at most 100 GSM-7 characters.
+    contact_options = UnicodeAttribute(null=True)
+    # Approved WhatsApp templates by purpose and language, sent outside the 24-hour
+    # window: {"case_update": {"es": {"name": ..., "language": "es_MX",
+    # "parameters": ["case_reference", "text"]}}}.
+    whatsapp_templates = MapAttribute(null=True)
     sms_number = UnicodeAttribute(null=True)
     # The Meta id of the agency's WhatsApp business number, its number in E.164 and
     # its WhatsApp Business Account id.

@@ -5,7 +5,12 @@ Every value here is a development value: no number, page or secret is real.
 
 from typing import Any
 
-from chalicelib.settings import META_SECRETS, meta_secret_parameter
+from chalicelib.settings import (
+    META_SECRETS,
+    messenger_token_prefix,
+    meta_secret_parameter,
+    whatsapp_token_parameter,
+)
 from chalicelib.store.models import Agency, AgencyEndpoint, agency_key, endpoint_key
 
 # The secrets of the deployment's Meta app, which serves every agency's WhatsApp number
@@ -15,6 +20,28 @@ DEVELOPMENT_META_SECRETS = {
     "whatsapp_verify_token": "dev-whatsapp-verify-token-93ab",
     "messenger_app_secret": "dev-messenger-app-secret-0e7a45",
     "messenger_verify_token": "dev-messenger-verify-token-c28d",
+}
+
+# Access tokens that sends to the Graph API present: the WhatsApp Cloud API's, and
+# one page token per Messenger page. The local stack's Graph API outbox accepts any.
+DEVELOPMENT_WHATSAPP_TOKEN = "dev-whatsapp-access-token-5b7e21"  # noqa: S105 - not a real token
+DEVELOPMENT_PAGE_TOKEN = "dev-messenger-page-token-{page_id}"  # noqa: S105 - not a real token
+
+# Templates as an agency registers them with Meta: `{{1}}` is the case reference and
+# `{{2}}` the text, such as "Novedades de su caso {{1}}: {{2}}".
+CASE_UPDATE_TEMPLATES = {
+    "case_update": {
+        "es": {
+            "name": "ventanilla_case_update",
+            "language": "es_MX",
+            "parameters": ["case_reference", "text"],
+        },
+        "en": {
+            "name": "ventanilla_case_update",
+            "language": "en_US",
+            "parameters": ["case_reference", "text"],
+        },
+    }
 }
 
 DEMO_AGENCY = {
@@ -35,6 +62,11 @@ DEMO_AGENCY = {
     "whatsapp_social_phone_number_arn": None,
     "messenger_page_id": "104837265512093",
     "email_address": "atencion@demo.ventanilla.example",
+    # At most 100 GSM-7 characters, so that the SMS reply to HELP fits one segment.
+    "contact_options": (
+        "Llame al 55 5000 0100 (lun-vie 9-18 h) o escriba a atencion@demo.ventanilla.example"
+    ),
+    "whatsapp_templates": CASE_UPDATE_TEMPLATES,
     **DEVELOPMENT_META_SECRETS,
 }
 
@@ -85,6 +117,8 @@ def seed_agency(agency: dict) -> None:
         whatsapp_social_phone_number_arn=agency["whatsapp_social_phone_number_arn"],
         messenger_page_id=agency["messenger_page_id"],
         email_address=agency["email_address"],
+        contact_options=agency.get("contact_options"),
+        whatsapp_templates=agency.get("whatsapp_templates"),
     ).save()
     endpoints = {
         "sms": agency["sms_number"],
@@ -117,4 +151,17 @@ def seed_secrets(ssm_client: Any, stage: str) -> None:
             Type="SecureString",
             Overwrite=True,
             Description="Development value of a Ventanilla Meta secret (not a real secret)",
+        )
+    tokens = {whatsapp_token_parameter(stage): DEVELOPMENT_WHATSAPP_TOKEN}
+    for agency in AGENCIES:
+        page_id = agency["messenger_page_id"]
+        name = f"{messenger_token_prefix(stage)}/{page_id}"
+        tokens[name] = DEVELOPMENT_PAGE_TOKEN.format(page_id=page_id)
+    for name, value in tokens.items():
+        ssm_client.put_parameter(
+            Name=name,
+            Value=value,
+            Type="SecureString",
+            Overwrite=True,
+            Description="Development Meta access token of Ventanilla (not a real token)",
         )

@@ -81,6 +81,13 @@ def reference_of_last_sms(sent):
     return find_references(sent[-1]["MessageBody"])[0]
 
 
+def sent_sms_citizen(log: AwsCallLog) -> str:
+    """Return the citizen id of the contact that the last TransactWriteItems call wrote."""
+    (write,) = [call for call in log.calls if call.operation == "TransactWriteItems"][-1:]
+    items = [item["Put"]["Item"] for item in write.params["TransactItems"] if "Put" in item]
+    return next(item["citizen_id"]["S"] for item in items if "citizen_id" in item)
+
+
 def read_keys(log: AwsCallLog) -> list[str]:
     """Return the partition key of each item the DynamoDB reads requested, in order."""
     keys = []
@@ -152,13 +159,15 @@ def test_sms_unknown_sender_cold_costs(client, demo_agency, sent_sms):
     with count_aws_calls() as log:
         send_sms(client, demo_agency, FIRST_SMS, "sms-1")
 
+    citizen_id = sent_sms_citizen(log)
     assert read_keys(log) == [
         f"ENDPOINT#sms#{demo_agency['sms_number']}",
         f"AGENCY#{demo_agency['agency_id']}",
         f"IDENTITY#phone#{CITIZEN_PHONE}",
+        f"CITIZEN#{citizen_id}",
     ]
-    assert log.operations() == {"GetItem": 3, "TransactWriteItems": 1, "PutItem": 1}
-    assert log.items_written == 8
+    assert log.operations() == {"GetItem": 4, "TransactWriteItems": 2}
+    assert log.items_written == 9
     assert log.operations("pinpoint-sms-voice-v2") == {"SendTextMessage": 1}
     assert len(log.other_calls) == 1
     assert len(sent_sms) == 1
@@ -167,8 +176,9 @@ def test_sms_unknown_sender_cold_costs(client, demo_agency, sent_sms):
 def test_sms_unknown_sender_transaction_items(client, demo_agency, sent_sms):
     with count_aws_calls() as log:
         send_sms(client, demo_agency, FIRST_SMS, "sms-1")
-    (transaction,) = [call for call in log.calls if call.operation == "TransactWriteItems"]
+    transaction, notice = [call for call in log.calls if call.operation == "TransactWriteItems"]
 
+    assert key_prefixes(notice) == ["CITIZEN", "OUTBOUND"]
     assert key_prefixes(transaction) == [
         "CASE",
         "CITIZEN",
@@ -186,8 +196,8 @@ def test_sms_unknown_sender_warm_reads_once(client, demo_agency, sent_sms):
     with count_aws_calls() as log:
         send_sms(client, demo_agency, FIRST_SMS, "sms-1")
 
-    assert read_keys(log) == [f"IDENTITY#phone#{CITIZEN_PHONE}"]
-    assert log.operations() == {"GetItem": 1, "TransactWriteItems": 1, "PutItem": 1}
+    assert read_keys(log) == [f"IDENTITY#phone#{CITIZEN_PHONE}", f"CITIZEN#{sent_sms_citizen(log)}"]
+    assert log.operations() == {"GetItem": 2, "TransactWriteItems": 2}
     assert log.operations("pinpoint-sms-voice-v2") == {"SendTextMessage": 1}
 
 
