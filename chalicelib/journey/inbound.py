@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from chalicelib.clock import isoformat_z, parse_utc, utc_now
 from chalicelib.errors import DuplicateEventError
-from chalicelib.journey import prompts
+from chalicelib.journey import consent_changes, prompts
 from chalicelib.journey.models import (
     CHAT,
     OPEN,
@@ -85,7 +85,13 @@ class _Plan:
 
 
 def record_inbound(message: InboundMessage) -> InboundResult:
-    """Record one inbound message exactly once and return where it landed."""
+    """Record one inbound message exactly once and return where it landed.
+
+    A consent keyword (STOP, START, HELP...) opens no case: `consent_changes` records it.
+    """
+    action = consent_changes.keyword_of(message)
+    if action is not None:
+        return consent_changes.record_keyword(message, action)
     recheck_open_case = False
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:

@@ -1,0 +1,37 @@
+"""Every text Ventanilla sends by itself fits one SMS segment, in every language it serves."""
+
+import pytest
+
+from chalicelib.journey import consent, prompts
+from chalicelib.journey.references import format_reference, new_reference
+from chalicelib.notify.segments import fits_one_segment, segment_count
+from infra.local.seed import DEMO_AGENCY
+
+# A reference as citizens receive it, and one of the longest forms a reference takes.
+REFERENCES = [format_reference(new_reference()), "999-999-999"]
+
+
+def automatic_texts():
+    """Yield each SMS sent without a person writing it: reference notices and consent replies."""
+    for language in prompts.LANGUAGES:
+        for reference in REFERENCES:
+            yield (
+                f"case_opened-{language}-{reference}",
+                prompts.text("case_opened", language, reference=reference),
+            )
+        for kind in (consent.OPT_OUT, consent.OPT_IN):
+            yield f"{kind}-{language}", consent.confirmation_text(kind, language)
+        options = DEMO_AGENCY["contact_options"]
+        yield (
+            f"help-{language}",
+            consent.confirmation_text(consent.HELP, language, contact_options=options),
+        )
+
+
+@pytest.mark.parametrize(("name", "text"), list(automatic_texts()))
+def test_automatic_text_fits_one_segment(name, text):
+    assert fits_one_segment(text), f"{name}: {segment_count(text)} segments: {text!r}"
+
+
+def test_demo_contact_options_fit_help_text():
+    assert len(DEMO_AGENCY["contact_options"]) <= consent.MAX_CONTACT_OPTIONS_LENGTH
