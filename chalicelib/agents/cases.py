@@ -1,44 +1,66 @@
-"""Read a case and reply to the citizen on the case's channel.
+"""Read a case and reply to the citizen on the channel they last used for it.
 
-Replies reach web chat only for now: the reply is added to the chat session that
-opened the case, where the browser reads it, and is recorded on the timeline.
-A reply, its dedupe marker and the case update are one transaction, so a retry
-with the same idempotency key sends nothing twice.
+A reply goes through the notify service, which tries the case's last channel, then
+the citizen's preferred channel, then every other channel that reaches them, and
+records each attempt on the timeline. The idempotency key is claimed with a dedupe
+marker before anything is sent, so a retry with the same key sends nothing twice:
+it returns the reply the key already sent. The contacts, the marker's pointer to the
+final contact and the case update are then written in one transaction.
 """
 
 from dataclasses import dataclass
+from datetime import timedelta
 
+from pynamodb.exceptions import PutError
+
+from chalicelib.agencies import get_agency
 from chalicelib.agents.access import Agent, HiddenError
 from chalicelib.agents.schemas import CaseView, ReplyResult
 from chalicelib.clock import isoformat_z, utc_now
-from chalicelib.errors import ConflictError, DuplicateEventError, NotFoundError
-from chalicelib.journey.models import CHAT
-from chalicelib.journey.records import contact_id_for, new_contact, new_marker
+from chalicelib.errors import ConflictError, NotFoundError
+from chalicelib.journey.models import CHAT, EMAIL, MESSENGER, SMS, WHATSAPP
 from chalicelib.journey.references import format_reference
-from chalicelib.notify import chat as chat_outbox
+from chalicelib.notify import sender
+from chalicelib.notify.attempts import DELIVERED, SENT
 from chalicelib.observability import logger
+from chalicelib.settings import get_settings
 from chalicelib.store.models import (
     Case,
-    ChatSession,
     Contact,
     DedupeMarker,
     case_key,
-    chat_key,
     citizen_key,
     event_key,
 )
-from chalicelib.store.transactions import DEDUPE, Transaction
 
 # Dedupe channel of agents' replies, whose external id is `<case id>#<idempotency key>`.
 REPLY_EVENTS = "agent_reply"
-# Channels whose replies are delivered today.
-REPLY_CHANNELS = frozenset({CHAT})
+# Channels a reply to a case can go out on.
+REPLY_CHANNELS = frozenset({CHAT, SMS, WHATSAPP, MESSENGER, EMAIL})
+# The WhatsApp template purpose that carries a reply outside the 24-hour window.
+REPLY_TEMPLATE = sender.CASE_UPDATE
+# The reason a channel did not carry a reply, as the 409 response states it.
+REASONS = {
+    "opted_out": "the citizen opted out of this channel",
+    "no_identity": "the citizen has no verified identity on this channel",
+    "no_session": "the chat session has ended",
+    "not_configured": "the agency has no sender configured for this channel",
+    "window_closed": "the citizen last wrote more than 24 hours ago and no template applies",
+    "no_template": "the agency has no approved template in the citizen's language",
+    "text_too_long": "the text is longer than this channel allows",
+    "token_unavailable": "the channel's access token could not be read",
+    "timed_out": "the provider did not answer in time",
+}
 
 
 @dataclass(frozen=True)
 class _Reply:
     contact: Contact
     duplicate: bool
+
+    @property
+    def delivered(self) -> bool:
+        return self.contact.delivery_status in (SENT, DELIVERED)
 
 
 def get_case(agent: Agent, case_id: str) -> CaseView:
@@ -47,29 +69,31 @@ def get_case(agent: Agent, case_id: str) -> CaseView:
 
 
 def reply(agent: Agent, case_id: str, text: str, idempotency_key: str) -> ReplyResult:
-    """Send an agent's reply on the case's channel once per idempotency key.
+    """Send an agent's reply once per idempotency key, on the first channel that takes it.
 
-    Raises NotFoundError for a case the agent may not see, and ConflictError when
-    the case's channel cannot carry replies yet, its chat session is gone, or the
-    key was already used for a different text.
+    Raises NotFoundError for a case the agent may not see. Raises ConflictError when no
+    channel reaches the citizen, with each channel's reason in the message. It is also
+    raised when the key was already used for a different text, or while the key's first
+    request is still sending. Undelivered attempts stay on the timeline either way.
     """
     case = _visible_case(agent, case_id)
-    if case.channel not in REPLY_CHANNELS:
-        raise ConflictError(
-            f"replies on {case.channel} are not available yet; only web chat cases can be "
-            "answered through this API",
-            field="case_id",
-        )
-    session = _session_of(case)
     external_id = f"{case.case_id}#{idempotency_key}"
-    try:
-        sent = _send_chat_reply(agent, case, session, text, external_id)
-    except DuplicateEventError:
+    if _claim(case, external_id):
+        sent = _send_reply(agent, case, text, external_id)
+    else:
         sent = _earlier_reply(external_id, text)
     logger.info(
         "agent reply recorded",
-        extra={"case_id": case.case_id, "citizen_id": case.citizen_id, "duplicate": sent.duplicate},
+        extra={
+            "case_id": case.case_id,
+            "citizen_id": case.citizen_id,
+            "duplicate": sent.duplicate,
+            "channel": sent.contact.channel,
+            "delivery_status": sent.contact.delivery_status,
+        },
     )
+    if not sent.delivered:
+        raise ConflictError(_undelivered_message(sent.contact), field="case_id")
     return ReplyResult(
         contact_id=sent.contact.contact_id,
         case_id=case.case_id,
@@ -77,6 +101,7 @@ def reply(agent: Agent, case_id: str, text: str, idempotency_key: str) -> ReplyR
         channel=sent.contact.channel,
         sent_at=sent.contact.occurred_at,
         duplicate=sent.duplicate,
+        delivery_status=sent.contact.delivery_status,
     )
 
 
@@ -97,71 +122,76 @@ def _visible_case(agent: Agent, case_id: str) -> Case:
     return case
 
 
-def _session_of(case: Case) -> ChatSession:
-    """Return the live chat session of a chat case; raises ConflictError when there is none."""
-    if not case.session_id:
-        raise ConflictError(
-            f"case {case.case_id!r} has no chat session on record; replies need the session "
-            "that opened the case",
-            field="case_id",
-        )
-    try:
-        session = ChatSession.get(chat_key(case.session_id), "SESSION")
-    except ChatSession.DoesNotExist as error:
-        raise ConflictError(
-            f"the chat session of case {case.case_id!r} has ended", field="case_id"
-        ) from error
-    if session.expires_at is not None and session.expires_at <= utc_now():
-        raise ConflictError(f"the chat session of case {case.case_id!r} has ended", field="case_id")
-    return session
+def _claim(case: Case, external_id: str) -> bool:
+    """Write the key's dedupe marker before sending, and return False when the key was used.
 
-
-def _send_chat_reply(
-    agent: Agent, case: Case, session: ChatSession, text: str, external_id: str
-) -> _Reply:
+    The marker names no contact until the reply is recorded, so a retry that arrives
+    meanwhile can tell "still sending" from "sent".
+    """
     now = utc_now()
-    stamp = isoformat_z(now)
-    contact = new_contact(
-        contact_id=contact_id_for(REPLY_EVENTS, external_id),
+    marker = DedupeMarker(
+        event_key(REPLY_EVENTS, external_id),
+        "EVENT",
         citizen_id=case.citizen_id,
-        agency_id=case.agency_id,
-        channel=CHAT,
-        direction="outbound",
-        kind="reply",
-        occurred_at=now,
-        now=now,
-        body=text,
+        contact_sk="",
+        contact_id="",
         case_id=case.case_id,
         case_reference=case.reference,
-        external_id=external_id,
-        session_id=session.session_id,
-        delivery_status="delivered",
+        recorded_at=isoformat_z(now),
+        expires_at=now + timedelta(days=get_settings().dedupe_ttl_days),
+    )
+    try:
+        marker.save(condition=DedupeMarker.pk.does_not_exist())
+    except PutError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def _send_reply(agent: Agent, case: Case, text: str, external_id: str) -> _Reply:
+    delivery = sender.notify_case(
+        get_agency(case.agency_id),
+        case,
+        text,
+        REPLY_TEMPLATE,
+        kind="reply",
         agent_id=agent.principal.subject,
+        commit=False,
     )
-    transaction = Transaction()
-    transaction.put_new(contact, tag="reply contact")
-    transaction.put_new(new_marker(REPLY_EVENTS, external_id, contact, now), tag=DEDUPE)
-    chat_outbox.add_message(
-        transaction, session.session_id, contact.contact_id, "outbound", "agent", text, now
-    )
+    final = delivery.final
+    transaction = delivery.transaction
     transaction.update(
-        Case(case_key(case.case_id), "CASE"),
-        [
-            Case.last_activity_at.set(stamp),
-            Case.last_channel.set(CHAT),
-            Case.contact_count.add(1),
-            Case.gsi1sk.set(f"{stamp}#{case.case_id}"),
-        ],
-        tag="case",
-        condition=Case.agency_id == agent.agency_id,
+        DedupeMarker(event_key(REPLY_EVENTS, external_id), "EVENT"),
+        [DedupeMarker.contact_sk.set(final.sk), DedupeMarker.contact_id.set(final.contact_id)],
+        tag="reply marker",
     )
+    if delivery.reached:
+        stamp = final.occurred_at
+        transaction.update(
+            Case(case_key(case.case_id), "CASE"),
+            [
+                Case.last_activity_at.set(stamp),
+                Case.contact_count.add(1),
+                Case.gsi1sk.set(f"{stamp}#{case.case_id}"),
+            ],
+            tag="case",
+            condition=Case.agency_id == agent.agency_id,
+        )
     transaction.commit()
-    return _Reply(contact, duplicate=False)
+    return _Reply(final, duplicate=False)
 
 
 def _earlier_reply(external_id: str, text: str) -> _Reply:
     """Return the reply an idempotency key already sent; raises ConflictError for other text."""
     marker = DedupeMarker.get(event_key(REPLY_EVENTS, external_id), "EVENT")
+    if not marker.contact_sk:
+        # NOTE: a request that stopped between its claim and its commit leaves the key
+        # in this state until the marker expires, so the agent then needs a new key.
+        raise ConflictError(
+            "a reply with this idempotency_key is still being sent; retry in a few seconds",
+            field="idempotency_key",
+        )
     contact = Contact.get(citizen_key(marker.citizen_id), marker.contact_sk)
     if contact.body != text:
         raise ConflictError(
@@ -169,6 +199,17 @@ def _earlier_reply(external_id: str, text: str) -> _Reply:
             field="idempotency_key",
         )
     return _Reply(contact, duplicate=True)
+
+
+def _undelivered_message(contact: Contact) -> str:
+    """Describe why a reply reached no channel: each channel with its reason."""
+    reasons = dict(contact.skipped_channels.as_dict() if contact.skipped_channels else {})
+    reasons[contact.channel] = contact.error_code or contact.delivery_status
+    parts = [
+        f"{channel}: {REASONS.get(reason, f'the send failed ({reason})')}"
+        for channel, reason in reasons.items()
+    ]
+    return "the reply reached no channel of the citizen; " + "; ".join(parts)
 
 
 def _view(case: Case) -> CaseView:
@@ -185,5 +226,5 @@ def _view(case: Case) -> CaseView:
         last_activity_at=case.last_activity_at,
         contact_count=int(case.contact_count or 0),
         version=int(case.version or 1),
-        replies_available=case.channel in REPLY_CHANNELS and bool(case.session_id),
+        replies_available=case.channel in REPLY_CHANNELS,
     )

@@ -120,3 +120,5 @@ class ReplyResult(_Response):
     sent_at: str
     # True when an earlier request with the same idempotency key sent this reply.
     duplicate: bool
+    # "sent" once a provider accepted it, "delivered" once it is in the chat session.
+    delivery_status: str

@@ -205,19 +205,20 @@ def test_reply_invalid_body_is_400(client, agent_headers, chat_case, body, field
     assert _body(response)["error"]["field"] == field
 
 
-def test_reply_on_sms_case_is_409(client, agent_headers, sms_case):
+def test_reply_on_sms_case_is_sent_by_sms(client, agent_headers, sms_case, sms_outbox):
     response = _reply(client, agent_headers, sms_case)
 
-    assert response.status_code == 409
-    assert _body(response)["error"]["message"] == (
-        "replies on sms are not available yet; only web chat cases can be answered through this API"
-    )
+    assert response.status_code == 201
+    assert _body(response)["channel"] == "sms"
+    assert _body(response)["delivery_status"] == "sent"
+    assert sms_outbox[-1]["MessageBody"] == REPLY
+    assert sms_outbox[-1]["DestinationPhoneNumber"] == PHONE
 
 
-def test_sms_case_has_no_replies(client, agent_headers, sms_case):
+def test_sms_case_has_replies(client, agent_headers, sms_case):
     response = client.http.get(f"/cases/{sms_case}", headers=agent_headers)
 
-    assert _body(response)["replies_available"] is False
+    assert _body(response)["replies_available"] is True
 
 
 def test_reply_ended_session_is_409(client, agent_headers, chat_case):
