@@ -7,12 +7,17 @@ responds to those three operations with the response shape each service document
 records every message in memory and in an append-only JSON Lines file. The app's code
 stays the same as in production, because it calls the real APIs through boto3. Every
 other request passes through to moto untouched.
+
+The middleware also replaces Meta's Graph API under `GRAPH_PATH`, where the local stack
+points `VENTANILLA_META_GRAPH_URL`. WhatsApp Cloud API and Messenger Send API messages
+are recorded the same way, and the response has the shape of Meta's.
 """
 
 import base64
 import binascii
 import json
 import logging
+import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable
@@ -27,6 +32,8 @@ from chalicelib.clock import isoformat_z, utc_now
 logger = logging.getLogger(__name__)
 
 OUTBOX_PATH = "/_outbox"
+# The path prefix of the Graph API stand-in: `<GRAPH_PATH>/<version>/<node>/messages`.
+GRAPH_PATH = "/_graph"
 # Maximum body length on the console. The outbox keeps the whole text.
 CONSOLE_BODY_LENGTH = 120
 
@@ -108,6 +115,8 @@ class OutboxMiddleware:
         if request.method == "GET" and request.path == OUTBOX_PATH:
             response = _json_response({"messages": self.outbox.messages()})
             return response(environ, start_response)
+        if request.path.startswith(f"{GRAPH_PATH}/"):
+            return self._respond_graph(request)(environ, start_response)
         operation = next((item for item in OPERATIONS if item.matches(request)), None)
         if operation is None:
             return self.app(environ, start_response)
@@ -136,6 +145,27 @@ class OutboxMiddleware:
             self.outbox.record(message)
         content_type = "application/x-amz-json-1.0" if operation.json_protocol else None
         return _json_response({operation.id_key: message.message_id}, content_type=content_type)
+
+    def _respond_graph(self, request: Request) -> Response:
+        """Record a Graph API message send and respond as Meta does, or with Meta's error shape."""
+        try:
+            message = _parse_graph_message(request)
+        except GraphRequestError as error:
+            logger.warning("outbox rejected graph request %s: %s", request.path, error)
+            body = {"error": {"message": str(error), "type": "OAuthException", "code": error.code}}
+            return _json_response(body, error.status)
+        self.outbox.record(message)
+        if message.channel == "messenger":
+            return _json_response(
+                {"recipient_id": message.destination, "message_id": message.message_id}
+            )
+        return _json_response(
+            {
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": message.destination, "wa_id": message.destination}],
+                "messages": [{"id": message.message_id}],
+            }
+        )
 
 
 def _json_body(request: Request) -> dict[str, Any]:
@@ -276,3 +306,61 @@ def _validation_error(operation: Operation, message: str) -> Response:
         return _json_response(body, 400, content_type="application/x-amz-json-1.0")
     headers = {"x-amzn-ErrorType": "ValidationException"}
     return _json_response({"message": message}, 400, headers=headers)
+
+
+# Meta's Graph API: WhatsApp Cloud API and Messenger Send API sends
+
+
+class GraphRequestError(ValueError):
+    """A Graph API request that Meta would reject, with Meta's error code and HTTP status."""
+
+    def __init__(self, message: str, code: int = 100, status: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+_GRAPH_MESSAGES = re.compile(rf"^{GRAPH_PATH}/v\d+\.\d+/(?P<node>[\w.-]+)/messages$")
+
+
+def _parse_graph_message(request: Request) -> OutboundMessage:
+    """Return the message of `POST <version>/<phone number id>/messages` or `me/messages`."""
+    match = _GRAPH_MESSAGES.match(request.path)
+    if request.method != "POST" or match is None:
+        raise GraphRequestError(f"unsupported request {request.method} {request.path}", status=404)
+    if not request.headers.get("Authorization", "").startswith("Bearer "):
+        raise GraphRequestError("an access token is required", code=190, status=401)
+    try:
+        payload = _json_body(request)
+    except InvalidRequestError as error:
+        raise GraphRequestError(str(error)) from error
+    node = match["node"]
+    if node == "me":
+        recipient = payload.get("recipient")
+        message = payload.get("message")
+        if not isinstance(recipient, dict) or not isinstance(message, dict):
+            raise GraphRequestError("recipient and message are required")
+        details = {key: payload[key] for key in ("messaging_type", "tag") if key in payload}
+        return _graph_message(
+            "messenger", str(recipient.get("id")), "page", message.get("text"), details
+        )
+    if not isinstance(payload.get("to"), str):
+        raise GraphRequestError("to is required")
+    details = {"message": payload}
+    return _graph_message("whatsapp", payload["to"], node, _whatsapp_text(payload), details)
+
+
+def _graph_message(
+    channel: str, destination: str, origination: str, body: str | None, details: dict
+) -> OutboundMessage:
+    prefix = "m_" if channel == "messenger" else "wamid."
+    return OutboundMessage(
+        channel=channel,
+        operation="GraphAPI",
+        message_id=f"{prefix}{uuid.uuid4().hex}",
+        destination=destination,
+        origination=origination,
+        body=body,
+        sent_at=isoformat_z(utc_now()),
+        details=details,
+    )

@@ -41,7 +41,7 @@ from infra.local.config import (
 from infra.local.console import banner, configure_logging
 from infra.local.functions import AsyncInvoker, FailureDestination, FunctionRegistry
 from infra.local.lambda_api import LambdaService
-from infra.local.outbox import Outbox, OutboxMiddleware
+from infra.local.outbox import GRAPH_PATH, Outbox, OutboxMiddleware
 from infra.local.servers import (
     PortUnavailableError,
     SerializedApp,
@@ -106,6 +106,8 @@ def prepare_environment(config: LocalConfig) -> None:
             "AWS_REGION": REGION,
             # botocore, and so boto3 and PynamoDB, send every service here.
             "AWS_ENDPOINT_URL": config.moto_url,
+            # WhatsApp Cloud API and Messenger sends land in the outbox, never at Meta.
+            "VENTANILLA_META_GRAPH_URL": f"{config.moto_url}{GRAPH_PATH}",
             # A developer's ~/.aws files must not add profiles, endpoints or credentials.
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,

@@ -6,6 +6,8 @@ moto fixtures of tests/conftest.py are not used, and the subprocess gets an envi
 of its own, free of the variables conftest.py sets for in-process tests.
 """
 
+import hashlib
+import hmac
 import json
 import os
 import signal
@@ -313,6 +315,34 @@ def test_outbox_answers_whatsapp_and_voice_sends(stack):
     assert by_channel["whatsapp"]["body"] == "Su cita es mañana"
     assert by_channel["voice"]["message_id"] == called["ContactId"]
     assert by_channel["voice"]["details"]["ContactFlowId"] == "flow-demo"
+
+
+def test_messenger_notice_lands_in_graph_outbox(stack):
+    psid = str(uuid.uuid4().int)[:16]
+    page_id = DEMO_AGENCY["messenger_page_id"]
+    event = {
+        "sender": {"id": psid},
+        "recipient": {"id": page_id},
+        "timestamp": int(time.time() * 1000),
+        "message": {"mid": f"m_{uuid.uuid4().hex}", "text": "Hay un bache en Hidalgo"},
+    }
+    raw = json.dumps({"object": "page", "entry": [{"id": page_id, "messaging": [event]}]})
+    secret = DEMO_AGENCY["messenger_app_secret"].encode()
+    signature = "sha256=" + hmac.new(secret, raw.encode(), hashlib.sha256).hexdigest()
+
+    response = requests.post(
+        f"{stack.config.app_url}/webhooks/messenger",
+        data=raw.encode(),
+        headers={"Content-Type": "application/json", "X-Hub-Signature-256": signature},
+        timeout=30,
+    )
+
+    assert response.status_code == 200, response.text
+    (notice,) = stack.outbox_to(psid)
+    assert notice["channel"] == "messenger"
+    assert notice["operation"] == "GraphAPI"
+    assert notice["body"].startswith("Caso ")
+    assert notice["details"] == {"messaging_type": "RESPONSE"}
 
 
 def test_outbox_rejects_whatsapp_message_that_is_not_json(stack):
