@@ -172,8 +172,12 @@ def receive(
     *,
     agency_id: str = "demo",
     occurred_at: datetime | None = None,
+    **fields: Any,
 ) -> Any:
-    """Record an inbound message of a verified sender through the journey service."""
+    """Record an inbound message of a verified sender through the journey service.
+
+    `fields` sets more InboundMessage fields, such as an email's `thread_id`.
+    """
     return record_inbound(
         InboundMessage(
             agency=agencies.get_agency(agency_id),
@@ -182,6 +186,7 @@ def receive(
             body=body,
             occurred_at=occurred_at or datetime.now(UTC),
             sender=Identity(kind, value, verified=True),
+            **fields,
         )
     )
 

@@ -464,6 +464,9 @@ def _remember_case(message: InboundMessage, plan: _Plan, stamp: str) -> None:
         # The start of the 24-hour window of WhatsApp and Messenger replies.
         "last_inbound_at": isoformat_z(message.occurred_at),
     }
+    if message.thread_id is not None:
+        # The email's Message-ID, which a reply cites in its In-Reply-To header.
+        entry["last_message_id"] = message.thread_id
     agency_id = message.agency.agency_id
     if message.session_id is not None:
         plan.transaction.update(

@@ -248,3 +248,25 @@ def test_opted_out_whatsapp_reply_falls_back(client, agent_headers, graph, sms):
     assert body_of(response)["channel"] == "sms"
     assert len(graph.requests) == requests_before
     assert replies(citizen_id)[0]["skipped_channels"]["whatsapp"] == "opted_out"
+
+
+def test_email_reply_cites_citizen_message_id(client, agent_headers, demo_agency):
+    boto3.client("ses", region_name="us-east-1").verify_email_identity(
+        EmailAddress=demo_agency["email_address"]
+    )
+    result = notify_support.receive(
+        "email",
+        "email",
+        EMAIL,
+        "Bache en Hidalgo",
+        "ses-in-1",
+        thread_id="<CAB123@mail.example.org>",
+    )
+
+    response = reply(client, agent_headers, result.case_id)
+
+    assert response.status_code == 201
+    sent = ses_backends["123456789012"]["us-east-1"].sent_messages[-1]
+    mail = message_from_bytes(sent.raw_data.encode(), policy=policy.default)
+    assert mail["In-Reply-To"] == "<CAB123@mail.example.org>"
+    assert mail["References"] == "<CAB123@mail.example.org>"
