@@ -459,3 +459,179 @@ def test_email_quarantine_costs_one_put(client, local_only):
 
     assert log.operations() == {"PutItem": 1}
     assert log.items_written == 1
+
+
+# Agents' replies: one outbound send on each channel
+
+
+REPLY_PATH = "/cases/{case_id}/replies"
+GRAPH_VERSION = "v23.0"
+
+
+@pytest.fixture
+def graph(aws, monkeypatch):
+    """A Graph API on 127.0.0.1 that the product's settings point at."""
+    from aws_lambda_powertools.utilities import parameters
+
+    from tests import support_notify
+
+    with support_notify.graph_fake() as fake:
+        monkeypatch.setenv("VENTANILLA_META_GRAPH_URL", fake.url)
+        support_notify.reload_settings()
+        parameters.clear_caches()
+        yield fake
+    support_notify.reload_settings()
+    parameters.clear_caches()
+
+
+def only_case_id():
+    from tests import support
+
+    (case,) = support.items_of_kind("CASE#", "CASE")
+    return case["case_id"]
+
+
+def warm_reply_log(client, headers, case_id):
+    """Count the second reply to a case, once the first filled the container's caches."""
+    path = REPLY_PATH.format(case_id=case_id)
+    first = post_json(client, path, {"text": "Recibido.", "idempotency_key": "r-0"}, headers)
+    assert first.status_code == 201, first.body
+    with count_aws_calls() as log:
+        response = post_json(
+            client, path, {"text": "Mañana va la cuadrilla.", "idempotency_key": "r-1"}, headers
+        )
+    assert response.status_code == 201, response.body
+    return log, json.loads(response.body)
+
+
+def receive(channel, kind, value, message_id, agency_id="demo"):
+    from tests import support_notify
+
+    text = "Hay una fuga de agua en mi calle"
+    return support_notify.receive(channel, kind, value, text, message_id, agency_id=agency_id)
+
+
+def test_reply_sms_costs(client, demo_agency, sent_sms, agent_headers):
+    send_sms(client, demo_agency, FIRST_SMS, "sms-1")
+    case_id = only_case_id()
+
+    log, reply = warm_reply_log(client, agent_headers, case_id)
+
+    assert reply["channel"] == "sms"
+    assert [key.split("#")[0] for key in read_keys(log)] == ["CASE", "CITIZEN"]
+    assert log.operations() == {"GetItem": 2, "PutItem": 1, "TransactWriteItems": 1}
+    assert log.operations("pinpoint-sms-voice-v2") == {"SendTextMessage": 1}
+    assert len(log.other_calls) == 1
+    assert log.items_written == 5
+
+
+def test_reply_sms_transaction_items(client, demo_agency, sent_sms, agent_headers):
+    send_sms(client, demo_agency, FIRST_SMS, "sms-1")
+
+    log, _ = warm_reply_log(client, agent_headers, only_case_id())
+
+    (transaction,) = [call for call in log.calls if call.operation == "TransactWriteItems"]
+    assert key_prefixes(transaction) == ["CASE", "CITIZEN", "EVENT", "OUTBOUND"]
+
+
+def test_reply_repeated_key_costs(client, demo_agency, sent_sms, agent_headers):
+    send_sms(client, demo_agency, FIRST_SMS, "sms-1")
+    path = REPLY_PATH.format(case_id=only_case_id())
+    body = {"text": "Recibido.", "idempotency_key": "r-0"}
+    post_json(client, path, body, agent_headers)
+
+    with count_aws_calls() as log:
+        response = post_json(client, path, body, agent_headers)
+
+    assert response.status_code == 200
+    assert [key.split("#")[0] for key in read_keys(log)] == ["CASE", "EVENT", "CITIZEN"]
+    assert log.operations() == {"GetItem": 3, "PutItem": 1}
+    assert [call.error for call in log.failed] == ["ConditionalCheckFailedException"]
+    assert log.items_written == 0
+    assert log.other_calls == []
+
+
+def test_reply_whatsapp_cloud_api_costs(client, agent_headers, graph):
+    receive("whatsapp", "whatsapp", CITIZEN_PHONE, "wamid.in-1")
+    requests_before = len(graph.requests)
+
+    log, reply = warm_reply_log(client, agent_headers, only_case_id())
+
+    assert reply["channel"] == "whatsapp"
+    assert [key.split("#")[0] for key in read_keys(log)] == ["CASE", "CITIZEN", "IDENTITY"]
+    assert log.operations() == {"GetItem": 3, "PutItem": 1, "TransactWriteItems": 1}
+    assert log.other_calls == []
+    assert log.items_written == 5
+    assert len(graph.requests) == requests_before + 2
+
+
+def test_reply_whatsapp_social_costs(client, agent_tokens):
+    from tests import support_notify
+
+    support_notify.SocialOutbox.attach()
+    receive("whatsapp", "whatsapp", CITIZEN_PHONE, "wamid.in-1", agency_id="water")
+
+    log, reply = warm_reply_log(client, agent_tokens.other_agency(), only_case_id())
+
+    assert reply["channel"] == "whatsapp"
+    assert log.operations() == {"GetItem": 3, "PutItem": 1, "TransactWriteItems": 1}
+    assert log.operations("socialmessaging") == {"SendWhatsAppMessage": 1}
+    assert len(log.other_calls) == 1
+    assert log.items_written == 5
+
+
+def test_reply_messenger_costs(client, agent_headers, graph):
+    receive("messenger", "messenger", "6543210987654321", "m_in-1")
+
+    log, reply = warm_reply_log(client, agent_headers, only_case_id())
+
+    assert reply["channel"] == "messenger"
+    assert log.operations() == {"GetItem": 3, "PutItem": 1, "TransactWriteItems": 1}
+    assert log.other_calls == []
+    assert log.items_written == 5
+    assert graph.requests[-1].path == f"/{GRAPH_VERSION}/me/messages"
+
+
+def test_reply_email_costs(client, demo_agency, agent_headers):
+    import boto3
+
+    ses = boto3.client("ses", region_name="us-east-1")
+    ses.verify_email_identity(EmailAddress=demo_agency["email_address"])
+    receive("email", "email", "ana.lopez@example.org", "ses-in-1")
+
+    log, reply = warm_reply_log(client, agent_headers, only_case_id())
+
+    assert reply["channel"] == "email"
+    assert log.operations() == {"GetItem": 3, "PutItem": 1, "TransactWriteItems": 1}
+    assert log.operations("ses") == {"SendRawEmail": 1}
+    assert len(log.other_calls) == 1
+    # The contact, its pointer, the Message-ID's pointer to the case, the marker and the case.
+    assert log.items_written == 6
+
+
+def test_reply_chat_costs(client, demo_agency, agent_headers):
+    session = open_chat(client, demo_agency)
+    post_chat(client, session, "Quiero reportar un bache", "m-1")
+
+    log, reply = warm_reply_log(client, agent_headers, only_case_id())
+
+    assert reply["channel"] == "chat"
+    assert [key.split("#")[0] for key in read_keys(log)] == ["CASE", "CITIZEN", "CHAT"]
+    assert log.operations() == {"GetItem": 3, "PutItem": 1, "TransactWriteItems": 1}
+    assert log.other_calls == []
+    assert log.items_written == 5
+
+
+def test_first_whatsapp_send_reads_token_once(client, agent_headers, graph):
+    from aws_lambda_powertools.utilities import parameters
+
+    receive("whatsapp", "whatsapp", CITIZEN_PHONE, "wamid.in-1")
+    parameters.clear_caches()
+    path = REPLY_PATH.format(case_id=only_case_id())
+
+    with count_aws_calls() as log:
+        post_json(client, path, {"text": "Recibido.", "idempotency_key": "r-0"}, agent_headers)
+        post_json(client, path, {"text": "Otra vez.", "idempotency_key": "r-1"}, agent_headers)
+
+    names = [call.params["Name"] for call in log.other_calls if call.service == "ssm"]
+    assert names.count("/ventanilla/test/meta/whatsapp-access-token") == 1
