@@ -6,7 +6,7 @@ contact, its dedupe marker and the case update. Quoting a case reference adds
 two reads (reference, then case).
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from chalicelib.clock import isoformat_z, parse_utc, utc_now
@@ -56,7 +56,7 @@ from chalicelib.store.models import (
 from chalicelib.store.transactions import Transaction, TransactionConflictError
 
 # Attempts of one message when a concurrent write changed what it read first.
-MAX_ATTEMPTS = 3
+MAX_ATTEMPTS = 4
 # The tag of the update that joins a remembered case. That update fails once
 # the case is resolved or closed, because identity links and sessions still name it.
 OPEN_CASE_TAG = "open case"
@@ -94,6 +94,8 @@ def record_inbound(message: InboundMessage) -> InboundResult:
         return consent_changes.record_keyword(message, action)
     recheck_open_case = False
     for attempt in range(1, MAX_ATTEMPTS + 1):
+        if attempt > 1:
+            message = _refresh_channel_case(message)
         try:
             return _record_once(message, utc_now(), recheck_open_case)
         except DuplicateEventError:
@@ -104,6 +106,19 @@ def record_inbound(message: InboundMessage) -> InboundResult:
             recheck_open_case = recheck_open_case or OPEN_CASE_TAG in error.tags
             logger.info("inbound write retried", extra={"failed": error.tags, "attempt": attempt})
     raise AssertionError("unreachable")
+
+
+def _refresh_channel_case(message: InboundMessage) -> InboundMessage:
+    """Re-read a chat session's case before a retry: a concurrent message may have set it."""
+    if message.session_id is None:
+        return message
+    try:
+        session = ChatSession.get(chat_key(message.session_id), "SESSION")
+    except ChatSession.DoesNotExist:
+        return message
+    return replace(
+        message, channel_case_id=session.case_id, channel_case_reference=session.case_reference
+    )
 
 
 def _record_once(
@@ -469,28 +484,43 @@ def _remember_case(message: InboundMessage, plan: _Plan, stamp: str) -> None:
         entry["last_message_id"] = message.thread_id
     agency_id = message.agency.agency_id
     if message.session_id is not None:
+        # Conditional on the case read, so two messages racing to open the
+        # session's first case cannot both win: the loser retries and joins.
+        read = message.channel_case_id
         plan.transaction.update(
             ChatSession(chat_key(message.session_id), "SESSION"),
             [ChatSession.case_id.set(plan.case_id), ChatSession.case_reference.set(plan.reference)],
             tag="chat session",
+            condition=(
+                ChatSession.case_id == read if read else ChatSession.case_id.does_not_exist()
+            ),
         )
     elif plan.link is not None and plan.link_is_new:
         plan.link.open_cases = {agency_id: entry}
     elif plan.link is not None:
-        plan.transaction.update(
-            IdentityLink(plan.link.pk, plan.link.sk),
-            [IdentityLink.open_cases[agency_id].set(entry)],
-            tag="identity link",
-        )
+        _update_link_case(plan, plan.link, agency_id, entry)
     for link, is_new in plan.other_links:
         if is_new:
             link.open_cases = {agency_id: entry}
         else:
-            plan.transaction.update(
-                IdentityLink(link.pk, link.sk),
-                [IdentityLink.open_cases[agency_id].set(entry)],
-                tag="identity link",
-            )
+            _update_link_case(plan, link, agency_id, entry)
+
+
+def _update_link_case(plan: _Plan, link: IdentityLink, agency_id: str, entry: dict) -> None:
+    """Point a link at the chosen case, unless another message changed its case since it was read.
+
+    Two messages that both found no active case would otherwise open two cases;
+    with this condition the second one fails, re-reads the link and joins.
+    """
+    remembered = (link.open_cases.as_dict() if link.open_cases else {}).get(agency_id) or {}
+    read = remembered.get("case_id")
+    path = IdentityLink.open_cases[agency_id]["case_id"]
+    plan.transaction.update(
+        IdentityLink(link.pk, link.sk),
+        [IdentityLink.open_cases[agency_id].set(entry)],
+        tag="identity link",
+        condition=path == read if read else path.does_not_exist(),
+    )
 
 
 def _add_contact(message: InboundMessage, plan: _Plan, now: datetime):
