@@ -513,4 +513,7 @@ def test_stack_stops_cleanly_on_signal(start_stack, signum):
     assert "stopped" in stack.output()
     for setting in PORT_SETTINGS:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            # As the stack itself binds: connections it closed may sit in
+            # TIME_WAIT, which blocks a plain bind but not a new listener.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind(("127.0.0.1", stack.config.port_of(setting)))
