@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from chalicelib.clock import isoformat_z, parse_utc, utc_now
-from chalicelib.errors import DuplicateEventError
+from chalicelib.errors import ConflictError, DuplicateEventError
 from chalicelib.journey import consent_changes, prompts
 from chalicelib.journey.models import (
     CHAT,
@@ -42,6 +42,7 @@ from chalicelib.store.models import (
     ChatSession,
     CitizenCase,
     CitizenProfile,
+    Contact,
     DedupeMarker,
     IdentityLink,
     MergeRecord,
@@ -588,9 +589,25 @@ def _announce_case(message: InboundMessage, plan: _Plan, contact_id: str, now: d
     )
 
 
+def _check_same_chat_text(marker: DedupeMarker, text: str) -> None:
+    """Raise ConflictError when a chat idempotency key comes back with other text.
+
+    A browser that reuses a key for a new message would otherwise lose that
+    message silently behind the first one.
+    """
+    contact = Contact.get(citizen_key(marker.citizen_id), marker.contact_sk)
+    if contact.body != text:
+        raise ConflictError(
+            "idempotency_key was already used for a message with different text; use a new key",
+            field="idempotency_key",
+        )
+
+
 def _recorded_result(message: InboundMessage) -> InboundResult:
     """Return where an already recorded message landed, from its dedupe marker."""
     marker = DedupeMarker.get(event_key(message.channel, message.external_id), "EVENT")
+    if message.channel == CHAT:
+        _check_same_chat_text(marker, message.body)
     logger.info("duplicate event ignored", extra={"citizen_id": marker.citizen_id})
     return InboundResult(
         contact_id=marker.contact_id,

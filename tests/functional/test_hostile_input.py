@@ -72,3 +72,21 @@ def test_chat_post_with_empty_json_object_names_text(client: Client):
 
     assert response.status_code == 400
     assert response.json_body["error"]["field"] == "text"
+
+
+def test_chat_key_reused_with_other_text_is_409(client: Client):
+    opened = client.http.post(
+        "/chat/sessions", headers=JSON, body=json.dumps({"agency_id": "demo"})
+    ).json_body
+    headers = {**JSON, "X-Session-Token": opened["session_token"]}
+    path = f"/chat/sessions/{opened['session_id']}/messages"
+    client.http.post(
+        path, headers=headers, body=json.dumps({"text": "Uno", "idempotency_key": "k"})
+    )
+
+    response = client.http.post(
+        path, headers=headers, body=json.dumps({"text": "Dos", "idempotency_key": "k"})
+    )
+
+    assert response.status_code == 409
+    assert response.json_body["error"]["field"] == "idempotency_key"
