@@ -7,6 +7,10 @@ HELP and AYUDA change nothing and are answered with the agency's contact options
 keyword is recorded as a contact of kind "consent" with its dedupe marker and the
 profile change, in one transaction. So a redelivered STOP is recorded once and
 confirmed once, because only the delivery that commits sends the confirmation.
+
+NOTE: by default End User Messaging SMS answers HELP and STOP on a dedicated number
+itself and keeps its own opt-out list. Agencies' numbers need self-managed opt-outs
+(`SelfManagedOptOutsEnabled`), or a citizen gets two replies to one STOP.
 """
 
 from datetime import datetime
