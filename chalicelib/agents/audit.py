@@ -4,11 +4,18 @@ Each agent API request writes exactly one record, as a structured log line whose
 message is "audit", for successes and for refusals alike. A record contains ids and
 fixed words only, never a phone number, email address, national id or message text.
 In CloudWatch Logs Insights: `filter message = "audit" | fields actor, action, resource`.
+
+Records go through a child of the operational logger that is fixed at INFO, so a
+stage that raises POWERTOOLS_LOG_LEVEL (prod uses WARNING) still writes every
+record, in the same JSON shape and with the same correlation id.
 """
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+
+from aws_lambda_powertools import Logger
 
 from chalicelib.errors import (
     ConflictError,
@@ -21,6 +28,13 @@ from chalicelib.errors import (
 from chalicelib.observability import logger
 
 AUDIT_MESSAGE = "audit"
+
+# A child logger has no handler of its own: its records propagate to the handler
+# and formatter of `logger`, which carry the correlation id and appended keys, and
+# Python's logging does not check the parent's level on the way.
+# NOTE: Lambda's advanced logging controls (AWS_LAMBDA_LOG_LEVEL) override this
+# level in powertools 3 and drop INFO lines when set above INFO, so leave them unset.
+audit_logger = Logger(service=logger.service, child=True, level=logging.INFO)
 
 SUCCESS = "success"
 DENIED = "denied"
@@ -50,7 +64,7 @@ class AuditRecord:
 
 def write(record: AuditRecord) -> None:
     fields = {key: value for key, value in asdict(record).items() if value not in (None, [])}
-    logger.info(AUDIT_MESSAGE, extra=fields)
+    audit_logger.info(AUDIT_MESSAGE, extra=fields)
 
 
 def outcome_of(error: Exception) -> str:
