@@ -11,7 +11,7 @@ record, in the same JSON shape and with the same correlation id.
 """
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
@@ -80,11 +80,31 @@ def outcome_of(error: Exception) -> str:
     return ERROR
 
 
+def validation_reason(error: ValidationError, known_fields: Collection[str]) -> str:
+    """Return the audit reason of a validation failure: its code, and its field when known.
+
+    The message and any other field name are left out, because they can repeat
+    what the caller sent, such as an unknown body key that is a phone number.
+    """
+    if error.field is not None and error.field in known_fields:
+        return f"{error.code}: {error.field}"
+    return error.code
+
+
 @contextmanager
-def audited(record: AuditRecord) -> Iterator[AuditRecord]:
-    """Write `record` once the block ends, with the outcome of how it ended."""
+def audited(record: AuditRecord, known_fields: Collection[str] = ()) -> Iterator[AuditRecord]:
+    """Write `record` once the block ends, with the outcome of how it ended.
+
+    `known_fields` are the request's own field names, which a validation failure's
+    reason may name.
+    """
     try:
         yield record
+    except ValidationError as error:
+        record.outcome = INVALID
+        record.reason = validation_reason(error, known_fields)
+        write(record)
+        raise
     except VentanillaError as error:
         record.outcome = outcome_of(error)
         record.reason = getattr(error, "audit_reason", None) or error.message

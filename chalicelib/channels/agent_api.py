@@ -44,10 +44,16 @@ ANONYMOUS = "anonymous"
 AUTHENTICATE = "authenticate"
 IDEMPOTENCY_HEADER = "idempotency-key"
 MAX_REPLY_LENGTH = 4000
+# Placeholder for a malformed id in an audit record's resource, because a malformed
+# id is caller text that can be a phone number or an email address.
+INVALID_ID = "<invalid id>"
 
 _ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 _KEY_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _BEARER = re.compile(r"^bearer\s+", re.IGNORECASE)
+_METHOD_PATTERN = re.compile(r"[A-Z]{1,16}")
+# The fixed path segments of the agent routes, which an audit record may repeat.
+_ROUTE_SEGMENTS = frozenset({"citizens", "search", "timeline", "cases", "replies"})
 
 
 class _Request(BaseModel):
@@ -82,6 +88,23 @@ class TimelineQuery(_Request):
 class ReplyRequest(_Request):
     text: str = Field(min_length=1, max_length=MAX_REPLY_LENGTH)
     idempotency_key: str | None = None
+
+
+# Field names that the audit reason of a validation failure may contain: the path
+# parameters, the models' fields and the timeline cursor. Any other field name is
+# an unknown key of the caller's, which can be personal data.
+AUDITED_FIELDS = frozenset(
+    {
+        "body",
+        "query",
+        "citizen_id",
+        "case_id",
+        "cursor",
+        *SearchRequest.model_fields,
+        *ReplyRequest.model_fields,
+        *(f"query.{name}" for name in TimelineQuery.model_fields),
+    }
+)
 
 
 def authorize(token: str, method_arn: str) -> AuthResponse:
@@ -154,14 +177,16 @@ def search_citizens(request: Any) -> Response:
 
 
 def get_citizen(request: Any, citizen_id: str) -> Response:
-    with _acting(request, access.READ_CITIZEN, f"citizens/{citizen_id}") as agent:
+    resource = _resource("citizens/{citizen_id}", citizen_id=citizen_id)
+    with _acting(request, access.READ_CITIZEN, resource) as agent:
         _check_id(citizen_id, "citizen_id")
         result = citizens.profile(agent, citizen_id)
     return _respond(result)
 
 
 def get_timeline(request: Any, citizen_id: str) -> Response:
-    with _acting(request, access.READ_TIMELINE, f"citizens/{citizen_id}/timeline") as agent:
+    resource = _resource("citizens/{citizen_id}/timeline", citizen_id=citizen_id)
+    with _acting(request, access.READ_TIMELINE, resource) as agent:
         _check_id(citizen_id, "citizen_id")
         query = validate(TimelineQuery, dict(request.query_params or {}), prefix="query")
         result = timeline.timeline(agent, citizen_id, query.limit, query.cursor)
@@ -169,14 +194,15 @@ def get_timeline(request: Any, citizen_id: str) -> Response:
 
 
 def get_case(request: Any, case_id: str) -> Response:
-    with _acting(request, access.READ_CASE, f"cases/{case_id}") as agent:
+    with _acting(request, access.READ_CASE, _resource("cases/{case_id}", case_id=case_id)) as agent:
         _check_id(case_id, "case_id")
         result = cases.get_case(agent, case_id)
     return _respond(result)
 
 
 def post_reply(request: Any, case_id: str) -> Response:
-    with _acting(request, access.REPLY_TO_CASE, f"cases/{case_id}/replies") as agent:
+    resource = _resource("cases/{case_id}/replies", case_id=case_id)
+    with _acting(request, access.REPLY_TO_CASE, resource) as agent:
         _check_id(case_id, "case_id")
         body = body_as(ReplyRequest, request.raw_body)
         key = _idempotency_key(body.idempotency_key or request.headers.get(IDEMPOTENCY_HEADER))
@@ -200,7 +226,7 @@ def _acting(request: Any, action: str, resource: str) -> Iterator[Agent]:
         agency=principal.agency_id,
     )
     logger.append_keys(agency=principal.agency_id, actor=principal.subject)
-    with audit.audited(record):
+    with audit.audited(record, AUDITED_FIELDS):
         yield access.authorize(principal, action, record)
 
 
@@ -221,16 +247,38 @@ def _unauthenticated(reason: str, failure: str) -> AuthResponse:
     return AuthResponse(routes=AGENT_ROUTES, principal_id=ANONYMOUS, context=context)
 
 
+def _resource(template: str, **ids: str) -> str:
+    """Fill a route's resource template with its ids, each malformed one as INVALID_ID."""
+    checked = {
+        name: value if _ID_PATTERN.fullmatch(value) else INVALID_ID for name, value in ids.items()
+    }
+    return template.format(**checked)
+
+
 def _resource_of(method_arn: str) -> str:
-    """Return `GET citizens/...` from a method ARN, `arn:...:<api id>/<stage>/GET/citizens/...`."""
+    """Return `GET citizens/...` from a method ARN, `arn:...:<api id>/<stage>/GET/citizens/...`.
+
+    The path is the caller's, so only route segments and well-formed ids are kept
+    and every other segment becomes INVALID_ID.
+    """
     parts = method_arn.split(":", 5)[-1].split("/", 3)
     if len(parts) < 3:
         return "unknown"
-    return f"{parts[2]} {parts[3] if len(parts) > 3 else ''}".strip()
+    method = parts[2] if _METHOD_PATTERN.fullmatch(parts[2]) else "unknown"
+    path = parts[3] if len(parts) > 3 else ""
+    segments = [_audited_segment(segment) for segment in path.split("/")]
+    return f"{method} {'/'.join(segments)}".strip()
+
+
+def _audited_segment(segment: str) -> str:
+    if not segment or segment in _ROUTE_SEGMENTS or _ID_PATTERN.fullmatch(segment):
+        return segment
+    return INVALID_ID
 
 
 def _check_id(value: str, field: str) -> None:
-    if not _ID_PATTERN.match(value):
+    # fullmatch, because `$` in `match` also accepts a trailing newline.
+    if not _ID_PATTERN.fullmatch(value):
         raise ValidationError(f"{field}: expected 32 lower-case hexadecimal digits", field=field)
 
 
