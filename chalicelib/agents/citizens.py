@@ -7,6 +7,7 @@ them, in search results and on direct reads alike, so that a government's agents
 cannot browse every resident. A profile includes the profiles merged into it.
 """
 
+import contextlib
 from dataclasses import dataclass
 
 from chalicelib.agents.access import Agent, HiddenError
@@ -44,8 +45,10 @@ SEARCH_KINDS = (PHONE, EMAIL, NATIONAL_ID, CASE_REFERENCE)
 # starts a provisional profile, so a frequent citizen can collect many merges.
 # NOTE: profiles past this bound are left out of the profile and the timeline.
 MAX_GROUP_SIZE = 50
-# Identity items read per search: one owner link and the claims of provisional profiles.
-MAX_SEARCH_ITEMS = 50
+# Claims of provisional profiles read per search, besides the identity's owner link.
+# NOTE: claimants past this bound are left out of the results. The query returns the
+# lowest citizen ids, so which claimants those are is arbitrary, not the oldest.
+MAX_SEARCH_CLAIMS = 50
 # Items DynamoDB evaluates per request when a filter may discard most of them.
 FILTERED_PAGE_SIZE = 100
 
@@ -171,11 +174,18 @@ def _normalize(kind: str, raw: str, country: str) -> str:
 
 
 def _by_identity(kind: str, value: str) -> dict[str, str]:
-    """Return the citizens holding an identity, verified owner first, then claimants."""
+    """Return the citizens holding an identity, verified owner first, then claimants.
+
+    The owner's `LINK` is read on its own, because `CLAIM#` sort keys come before
+    it and any number of chat sessions can claim an identity.
+    """
+    pk = identity_key(kind, value)
     candidates: dict[str, str] = {}
-    items = list(IdentityLink.query(identity_key(kind, value), limit=MAX_SEARCH_ITEMS))
-    for item in sorted(items, key=lambda item: (item.sk != "LINK", item.created_at)):
-        candidates.setdefault(item.citizen_id, "verified" if item.sk == "LINK" else "claimed")
+    with contextlib.suppress(IdentityLink.DoesNotExist):
+        candidates[IdentityLink.get(pk, "LINK").citizen_id] = "verified"
+    claims = IdentityLink.query(pk, IdentityLink.sk.startswith("CLAIM#"), limit=MAX_SEARCH_CLAIMS)
+    for claim in sorted(claims, key=lambda item: item.created_at):
+        candidates.setdefault(claim.citizen_id, "claimed")
     return candidates
 
 

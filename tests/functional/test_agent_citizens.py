@@ -105,6 +105,28 @@ def test_search_phone_after_proof_is_verified(client, agent_headers, proven_citi
     assert match["provisional"] is False
 
 
+def test_search_owner_survives_many_claims(client, agent_headers, proven_citizen):
+    import uuid
+    from datetime import UTC, datetime
+
+    from chalicelib.journey.records import new_claim
+    from chalicelib.store.models import IdentityLink
+
+    # 60 claims of the phone as anonymous chats write them, without their profiles,
+    # so search skips the claimants. Their CLAIM# sort keys come before LINK, and
+    # there are more of them than one page of claims.
+    now = datetime.now(UTC)
+    with IdentityLink.batch_write() as batch:
+        for _ in range(60):
+            batch.save(new_claim("phone", PHONE, uuid.uuid4().hex, "chat", "es", now))
+
+    response = _search(client, agent_headers, phone=PHONE)
+
+    assert response.status_code == 200
+    matches = {match["citizen_id"]: match["match"] for match in _body(response)["matches"]}
+    assert matches == {proven_citizen["citizen_id"]: "verified"}
+
+
 def test_search_email_is_normalized(client, agent_headers, chat_citizen):
     response = _search(client, agent_headers, email="  MARIA@example.ORG ")
 
