@@ -1,5 +1,6 @@
 """Public keys that verify agent tokens: a Cognito user pool's JWKS, or the development key."""
 
+import http.client
 import json
 import threading
 import time
@@ -21,9 +22,11 @@ from chalicelib.observability import logger
 FETCH_TIMEOUT_SECONDS = 3
 # A user pool's JWKS usually contains two RSA keys in under 2 KB, so this bounds a response.
 MAX_JWKS_BYTES = 65536
-# Minimum seconds between two fetches triggered by unknown key ids, so a stream of
-# tokens with made-up `kid` values cannot turn into a stream of requests to Cognito.
+# Minimum seconds between two fetches, counted from the start of the previous one
+# whether it succeeded or failed, so a stream of tokens with made-up `kid` values
+# cannot turn into a stream of requests to Cognito.
 MIN_REFRESH_SECONDS = 60
+KEYS_UNAVAILABLE = "token verification keys are unavailable; retry later"
 
 JwksFetcher = Callable[[str], dict[str, Any]]
 
@@ -33,15 +36,40 @@ def jwks_url(region: str, user_pool_id: str) -> str:
 
 
 def fetch_jwks(url: str) -> dict[str, Any]:
-    """Download a JSON Web Key Set; raises KeyUnavailableError when it cannot."""
+    """Download a JSON Web Key Set; raises KeyUnavailableError when it cannot.
+
+    Refused, reset and dropped connections, timeouts, HTTP errors, malformed HTTP
+    responses, and bodies that are not a JSON object all raise it.
+    """
     request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
     try:
         # The URL is https and built from a user pool id that settings validated.
         with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_SECONDS) as response:  # noqa: S310
-            return json.loads(response.read(MAX_JWKS_BYTES))
-    except (urllib.error.URLError, TimeoutError, json.JSONDecodeError) as error:
-        logger.warning("jwks fetch failed", extra={"url": url, "error_type": type(error).__name__})
-        raise KeyUnavailableError("token verification keys are unavailable; retry later") from error
+            body = response.read(MAX_JWKS_BYTES)
+    # OSError covers URLError, HTTPError, TimeoutError and RemoteDisconnected, and
+    # HTTPException covers the remaining http.client errors, such as IncompleteRead.
+    except (OSError, http.client.HTTPException) as error:
+        raise _unavailable(url, "request failed", error) from error
+    try:
+        key_set = json.loads(body)
+    # ValueError covers JSONDecodeError and UnicodeDecodeError (invalid UTF-8), and
+    # RecursionError is JSON nested deeper than the interpreter's recursion limit.
+    except (ValueError, RecursionError) as error:
+        raise _unavailable(url, "body is not valid JSON", error) from error
+    if not isinstance(key_set, dict):
+        raise _unavailable(url, "body is not a JSON object")
+    return key_set
+
+
+def _unavailable(
+    url: str, reason: str, error: Exception | None = None, message: str = KEYS_UNAVAILABLE
+) -> KeyUnavailableError:
+    """Log why the keys of `url` could not be used, and return the 503 error to raise."""
+    extra = {"url": url, "reason": reason}
+    if error is not None:
+        extra["error_type"] = type(error).__name__
+    logger.warning("jwks fetch failed", extra=extra)
+    return KeyUnavailableError(message)
 
 
 class JwksKeys:
@@ -49,27 +77,40 @@ class JwksKeys:
 
     The set is fetched on first use and again when a token names a key id it does
     not contain (Cognito rotated its keys), at most once per MIN_REFRESH_SECONDS.
+    A failed fetch keeps the keys cached before it.
+    NOTE: when the first fetch fails, every token gets 503 until MIN_REFRESH_SECONDS
+    have passed and a fetch succeeds.
     """
 
     def __init__(self, url: str, fetch: JwksFetcher = fetch_jwks) -> None:
         self.url = url
         self._fetch = fetch
         self._keys: dict[str, Any] = {}
-        self._fetched_at: float | None = None
+        self._loaded = False
+        self._refreshed_at: float | None = None
         self._lock = threading.Lock()
 
-    def load(self, key_set: dict[str, Any]) -> None:
-        """Replace the cached keys with the RS256 signing keys of a JWK set."""
+    def load(self, key_set: Any) -> None:
+        """Replace the cached keys with the RS256 signing keys of a JWK set.
+
+        Raises KeyUnavailableError, and keeps the cached keys, when `key_set` is not
+        a JWK set with at least one usable key.
+        """
+        if not isinstance(key_set, dict):
+            raise _unavailable(self.url, "key set is not a JSON object")
         try:
             jwks = jwt.PyJWKSet.from_dict(key_set)
         except jwt.PyJWKSetError as error:
-            raise KeyUnavailableError("the JWKS contains no usable keys") from error
+            raise _unavailable(
+                self.url, "no usable keys", error, "the JWKS contains no usable keys"
+            ) from error
         self._keys = {
             key.key_id: key.key
             for key in jwks.keys
             if key.key_id and key.algorithm_name == ALGORITHM
         }
-        self._fetched_at = time.monotonic()
+        self._loaded = True
+        self._refreshed_at = time.monotonic()
 
     def key_for(self, key_id: str | None) -> Any:
         if not key_id:
@@ -78,16 +119,23 @@ class JwksKeys:
         if key is None and self._may_fetch():
             with self._lock:
                 if self._may_fetch():
-                    self.load(self._fetch(self.url))
+                    self._refresh()
             key = self._keys.get(key_id)
+        if key is None and not self._loaded:
+            raise KeyUnavailableError(KEYS_UNAVAILABLE)
         if key is None:
             raise UnauthorizedError("token was signed by a key this user pool does not publish")
         return key
 
+    def _refresh(self) -> None:
+        # The wait starts before the request, so that failed fetches are spaced too.
+        self._refreshed_at = time.monotonic()
+        self.load(self._fetch(self.url))
+
     def _may_fetch(self) -> bool:
-        if self._fetched_at is None:
+        if self._refreshed_at is None:
             return True
-        return time.monotonic() - self._fetched_at >= MIN_REFRESH_SECONDS
+        return time.monotonic() - self._refreshed_at >= MIN_REFRESH_SECONDS
 
 
 _jwks_by_url: dict[str, JwksKeys] = {}

@@ -6,8 +6,10 @@ Tokens are minted with the session's development key unless a test signs its own
 import base64
 import hashlib
 import hmac
+import http.server
 import json
 import os
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -553,3 +555,207 @@ def test_every_agent_route_uses_authorizer():
     for entry in agent_routes.values():
         assert entry.authorizer is not None
         assert entry.authorizer.name == "agent_authorizer"
+
+
+# Bodies of the loopback JWKS server, by path: each one a way an endpoint can fail.
+JWKS_BODIES = {
+    "/not-an-object": (200, b'[{"kty": "RSA"}]'),
+    "/invalid-utf8": (200, b'{"keys": "\xff\xfe"}'),
+    "/not-json": (200, b"<html>maintenance</html>"),
+    "/nested": (200, b"[" * 60000),
+    "/server-error": (500, b'{"message": "internal error"}'),
+}
+
+
+class _JwksHandler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/dropped":
+            return  # HTTP/1.0: the server closes the connection without a status line
+        if self.path == "/truncated":
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self.wfile.write(b'{"keys": [')
+            return
+        status, body = JWKS_BODIES[self.path]
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def jwks_server(monkeypatch):
+    """Base URL of a JWKS server on 127.0.0.1 that this test starts and stops."""
+    for variable in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
+        monkeypatch.delenv(variable, raising=False)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _JwksHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+def _jwks_warnings(log_lines):
+    return [line for line in log_lines if line["message"] == "jwks fetch failed"]
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("/not-an-object", "body is not a JSON object"),
+        ("/invalid-utf8", "body is not valid JSON"),
+        ("/not-json", "body is not valid JSON"),
+        ("/nested", "body is not valid JSON"),
+        ("/truncated", "body is not valid JSON"),
+        ("/dropped", "request failed"),
+        ("/server-error", "request failed"),
+    ],
+)
+def test_fetch_jwks_failure_is_unavailable(jwks_server, log_lines, path, reason):
+    from chalicelib.auth import keys
+    from chalicelib.auth.principal import KeyUnavailableError
+
+    with pytest.raises(KeyUnavailableError) as raised:
+        keys.fetch_jwks(jwks_server + path)
+
+    assert raised.value.status_code == 503
+    (warning,) = _jwks_warnings(log_lines)
+    assert warning["level"] == "WARNING"
+    assert warning["url"] == jwks_server + path
+    assert warning["reason"] == reason
+
+
+def test_fetch_jwks_dropped_connection_names_error(jwks_server, log_lines):
+    from chalicelib.auth import keys
+    from chalicelib.auth.principal import KeyUnavailableError
+
+    with pytest.raises(KeyUnavailableError):
+        keys.fetch_jwks(jwks_server + "/dropped")
+
+    (warning,) = _jwks_warnings(log_lines)
+    assert warning["error_type"] == "RemoteDisconnected"
+
+
+def test_fetch_jwks_refused_connection_is_unavailable(log_lines):
+    import socket
+
+    from chalicelib.auth import keys
+    from chalicelib.auth.principal import KeyUnavailableError
+
+    # A port that was just bound and released has no listener.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    with pytest.raises(KeyUnavailableError):
+        keys.fetch_jwks(f"http://127.0.0.1:{port}/jwks.json")
+
+    assert len(_jwks_warnings(log_lines)) == 1
+
+
+@pytest.mark.parametrize(
+    "key_set",
+    [[{"kty": "RSA"}], "keys", 7, None, {"keys": "none"}, {"keys": []}],
+    ids=["list", "string", "number", "null", "keys-string", "keys-empty"],
+)
+def test_jwks_unusable_key_set_is_unavailable(log_lines, key_set):
+    from chalicelib.auth import keys
+    from chalicelib.auth.principal import KeyUnavailableError
+
+    jwks = keys.JwksKeys("https://jwks.invalid/jwks.json", lambda url: key_set)
+
+    with pytest.raises(KeyUnavailableError):
+        jwks.key_for(COGNITO_KEY_ID)
+
+    assert len(_jwks_warnings(log_lines)) == 1
+
+
+class _Clock:
+    """Stands in for the `time` module in chalicelib.auth.keys, with a settable monotonic()."""
+
+    def __init__(self, now):
+        self.now = now
+
+    def monotonic(self):
+        return self.now
+
+
+@dataclass
+class _FailingPool:
+    """A JWKS fetcher that fails as fetch_jwks does, counting its calls."""
+
+    calls: int = 0
+
+    def fetch(self, url):
+        from chalicelib.auth.principal import KeyUnavailableError
+
+        self.calls += 1
+        raise KeyUnavailableError("token verification keys are unavailable; retry later")
+
+
+def test_jwks_first_fetch_failure_waits_before_retry(monkeypatch):
+    from chalicelib.auth import keys
+    from chalicelib.auth.principal import KeyUnavailableError
+
+    clock = _Clock(1000.0)
+    monkeypatch.setattr(keys, "time", clock)
+    pool = _FailingPool()
+    jwks = keys.JwksKeys("https://jwks.invalid/jwks.json", pool.fetch)
+
+    with pytest.raises(KeyUnavailableError):
+        jwks.key_for(COGNITO_KEY_ID)
+    clock.now += 1
+    with pytest.raises(KeyUnavailableError):
+        jwks.key_for("made-up-key")
+    assert pool.calls == 1
+
+    clock.now += keys.MIN_REFRESH_SECONDS
+    with pytest.raises(KeyUnavailableError):
+        jwks.key_for(COGNITO_KEY_ID)
+    assert pool.calls == 2
+
+
+def test_jwks_failed_refresh_waits_and_keeps_keys(cognito_key, monkeypatch):
+    from chalicelib.auth import keys
+    from chalicelib.auth.principal import KeyUnavailableError
+    from chalicelib.errors import UnauthorizedError
+
+    clock = _Clock(1000.0)
+    monkeypatch.setattr(keys, "time", clock)
+    pool = _FailingPool()
+    jwks = keys.JwksKeys("https://jwks.invalid/jwks.json", pool.fetch)
+    jwks.load({"keys": [_jwk(cognito_key, COGNITO_KEY_ID)]})
+
+    clock.now += keys.MIN_REFRESH_SECONDS + 40
+    with pytest.raises(KeyUnavailableError):
+        jwks.key_for("made-up-key-1")
+    clock.now += 1
+    with pytest.raises(UnauthorizedError):
+        jwks.key_for("made-up-key-2")
+
+    assert pool.calls == 1
+    assert jwks.key_for(COGNITO_KEY_ID) is not None
+
+
+def test_cognito_dropped_jwks_connection_is_503(
+    client, chat_case, agent_tokens, cognito_stage, jwks_server, monkeypatch
+):
+    from chalicelib.auth import keys
+    from infra.local.dev_keys import generate_key
+
+    monkeypatch.setattr(keys, "MIN_REFRESH_SECONDS", 0)
+    url = keys.jwks_url("us-east-1", POOL_ID)
+    published = {"keys": list(cognito_stage.published)}
+    keys.preload_jwks(url, published, lambda _: keys.fetch_jwks(jwks_server + "/dropped"))
+    token = _cognito_token(agent_tokens, generate_key(), key_id="rotated-key")
+
+    response = _case_read(client, chat_case, bearer(token))
+
+    assert response.status_code == 503
+    assert _error(response)["code"] == "unavailable"
