@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities import parameters
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from chalicelib.auth.principal import KeyUnavailableError
-from chalicelib.auth.tokens import ALGORITHM
+from chalicelib.auth.tokens import ALGORITHM, DEVELOPMENT_KEY_ID
 from chalicelib.errors import UnauthorizedError
 from chalicelib.observability import logger
 
@@ -175,6 +175,11 @@ class DevelopmentKey:
         self._parsed: tuple[str, Any] | None = None
 
     def key_for(self, key_id: str | None) -> Any:
+        """Read the development public key; raises UnauthorizedError for any other `kid`."""
+        if not key_id:
+            raise UnauthorizedError("token header has no kid")
+        if key_id != DEVELOPMENT_KEY_ID:
+            raise UnauthorizedError("token was signed by a key other than the development key")
         try:
             pem = parameters.get_parameter(self.parameter_name, max_age=self.max_age)
         except parameters.GetParameterError as error:

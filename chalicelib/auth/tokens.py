@@ -26,9 +26,11 @@ AGENCY_CLAIM = "custom:agency_id"
 ID_TOKEN = "id"  # noqa: S105
 ACCESS_TOKEN = "access"  # noqa: S105
 
-# Issuer and client id of tokens signed by the development key. No Cognito pool uses them.
+# Issuer, client id and `kid` of tokens signed by the development key. No Cognito pool
+# uses them.
 DEVELOPMENT_ISSUER = "ventanilla-development"
 DEVELOPMENT_CLIENT_ID = "ventanilla-development-console"
+DEVELOPMENT_KEY_ID = "development"
 
 _AGENCY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 

@@ -22,13 +22,15 @@ from chalicelib.auth.tokens import (
     ALGORITHM,
     DEVELOPMENT_CLIENT_ID,
     DEVELOPMENT_ISSUER,
+    DEVELOPMENT_KEY_ID,
     GROUPS_CLAIM,
     ID_TOKEN,
 )
 from chalicelib.settings import development_key_parameter
 
 KEY_SIZE_BITS = 2048
-KEY_ID = "development"
+# The only `kid` the authorizer accepts in development mode.
+KEY_ID = DEVELOPMENT_KEY_ID
 
 
 def generate_key() -> rsa.RSAPrivateKey:

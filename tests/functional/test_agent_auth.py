@@ -214,7 +214,9 @@ def test_token_malformed_is_401(client, chat_case, agent_tokens):
 
 
 def test_token_without_sub_is_401(client, chat_case, agent_tokens, development_key):
-    token = jwt.encode(_claims(sub=None), development_key, algorithm="RS256")
+    token = jwt.encode(
+        _claims(sub=None), development_key, algorithm="RS256", headers={"kid": "development"}
+    )
 
     response = _case_read(client, chat_case, bearer(token))
 
@@ -555,6 +557,24 @@ def test_every_agent_route_uses_authorizer():
     for entry in agent_routes.values():
         assert entry.authorizer is not None
         assert entry.authorizer.name == "agent_authorizer"
+
+
+def test_development_token_other_kid_is_401(client, chat_case, agent_tokens):
+    response = _case_read(client, chat_case, agent_tokens.headers(key_id="cognito-test-key-1"))
+
+    assert response.status_code == 401
+    assert _error(response)["message"] == (
+        "invalid token: token was signed by a key other than the development key"
+    )
+
+
+def test_development_token_without_kid_is_401(client, chat_case, agent_tokens, development_key):
+    token = jwt.encode(_claims(), development_key, algorithm="RS256")
+
+    response = _case_read(client, chat_case, bearer(token))
+
+    assert response.status_code == 401
+    assert _error(response)["message"] == "invalid token: token header has no kid"
 
 
 # Bodies of the loopback JWKS server, by path: each one a way an endpoint can fail.
