@@ -88,7 +88,7 @@ class Settings(BaseModel):
     auth_mode: Literal["cognito", "development"] = DEVELOPMENT
     # A user pool id is `<region>_<suffix>`, such as `us-east-1_AbC123xyz`.
     cognito_user_pool_id: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d_\w+$")
-    cognito_app_client_id: str | None = Field(default=None, pattern=r"^[\w+]{1,128}$")
+    cognito_app_client_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_+]{1,128}$")
     # SSM parameter containing the PEM public key of the development signing key.
     development_key_parameter: str = Field(default="", pattern=r"^(/[\w.-]+)+$")
     # Seconds the development public key stays in powertools' cache per container.

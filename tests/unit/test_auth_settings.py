@@ -57,6 +57,23 @@ def test_settings_malformed_pool_id_names_variable():
     assert "VENTANILLA_COGNITO_USER_POOL_ID:" in str(raised.value)
 
 
+@pytest.mark.parametrize("client_id", ["1example23456789", "app+client_1", "A" * 128])
+def test_settings_ascii_client_id_is_accepted(client_id):
+    settings = load_settings({**COGNITO, "VENTANILLA_COGNITO_APP_CLIENT_ID": client_id})
+
+    assert settings.cognito_app_client_id == client_id
+
+
+@pytest.mark.parametrize("client_id", ["clienté123", "client-123", "A" * 129, ""])
+def test_settings_malformed_client_id_names_variable(client_id):
+    environment = {**COGNITO, "VENTANILLA_COGNITO_APP_CLIENT_ID": client_id}
+
+    with pytest.raises(SettingsError) as raised:
+        load_settings(environment)
+
+    assert "VENTANILLA_COGNITO_APP_CLIENT_ID" in str(raised.value)
+
+
 def test_settings_unknown_mode_is_refused():
     with pytest.raises(SettingsError):
         load_settings({"VENTANILLA_AUTH_MODE": "none"})
