@@ -6,10 +6,11 @@ the raw MIME message as UTF-8 text or Base64 (the action's `encoding`). Only the
 action includes `content`, and it bounces mail over 150 KB, which needs an S3 action
 (https://docs.aws.amazon.com/ses/latest/DeveloperGuide/receiving-email-action-sns.html).
 
-The sender counts as verified by the channel when SPF or DKIM passed and DMARC did not
-fail. SES computes SPF on the envelope sender and DKIM on the signing domain, and only
-DMARC ties either of them to the From address. So a message with a DMARC verdict of GRAY
-can be verified by an SPF pass of a mailing service's bounce domain.
+The sender counts as verified by the channel only when DMARC passed. SES computes SPF
+on the envelope sender and DKIM on the signing domain, and only DMARC ties either of
+them to the From address: without it, anyone who signs mail for a domain of their own
+could claim a verified identity for someone else's address. Mail from domains that
+publish no DMARC policy is therefore a claim, as an email typed into a form is.
 """
 
 import base64
@@ -118,8 +119,8 @@ class EmailVerdicts:
 
     @property
     def sender_verified(self) -> bool:
-        """Whether SPF or DKIM passed and DMARC did not fail."""
-        return PASS in (self.spf, self.dkim) and self.dmarc != FAIL
+        """Whether DMARC passed, which needs SPF or DKIM aligned with the From domain."""
+        return self.dmarc == PASS and PASS in (self.spf, self.dkim)
 
 
 @dataclass(frozen=True)
