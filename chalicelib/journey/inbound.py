@@ -218,7 +218,7 @@ def _find_owner(message: InboundMessage, plan: _Plan) -> None:
 def _find_claim(message: InboundMessage, plan: _Plan) -> None:
     """Find the provisional profile that earlier unverified messages of this sender opened.
 
-    A channel that did not verify the sender (an email without SPF or DKIM) records a
+    A channel that did not verify the sender (an email whose DMARC check did not pass) records a
     claim, as a typed email is in a chat. Claims of the same value from other channels
     are anyone's typing, so only this channel's claim is reused.
     """
