@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from chalicelib.agencies import AgencyConfig
-from chalicelib.channels.validation import validate
+from chalicelib.channels.validation import InvalidItem, invalid_item, validate
 from chalicelib.errors import ValidationError
 from chalicelib.journey.models import Identity, InboundMessage
 
@@ -118,12 +118,14 @@ class EventPayload(_Wire):
 class EntryPayload(_Wire):
     id: NonEmpty
     time: int | None = None
-    messaging: list[EventPayload] = []
+    # Each event is validated as EventPayload on its own, so an invalid one is skipped.
+    messaging: list[Any] = []
 
 
 class WebhookPayload(_Wire):
     object: Literal["page"]
-    entry: list[EntryPayload] = Field(min_length=1)
+    # Each entry is validated as EntryPayload on its own, so an invalid one is skipped.
+    entry: list[Any] = Field(min_length=1)
 
 
 @dataclass(frozen=True)
@@ -181,31 +183,46 @@ class MessengerBatch:
     receipts: tuple[MessengerReceipt, ...] = ()
     # Events of kinds this module does not handle, such as opt-ins and referrals.
     skipped: int = 0
+    # Entries and events that failed validation and were left out.
+    invalid: tuple[InvalidItem, ...] = ()
 
 
 def parse_webhook(payload: Any) -> MessengerBatch:
     """Normalize a Messenger webhook body that was already JSON-decoded.
 
-    Raises ValidationError naming the path of the first invalid field, such as
-    `entry[0].messaging[1].sender.id`.
+    An invalid entry or event is left out and listed in `invalid`, because Meta resends a
+    rejected delivery unchanged and the valid events in it would never be recorded.
+    Raises ValidationError only for an invalid envelope: not an object, a wrong `object`,
+    or no `entry` list.
     """
     webhook = validate(WebhookPayload, payload)
     messages: list[MessengerMessage] = []
     echoes: list[MessengerEcho] = []
     receipts: list[MessengerReceipt] = []
+    invalid: list[InvalidItem] = []
     skipped = 0
-    for entry_index, entry in enumerate(webhook.entry):
-        for event_index, event in enumerate(entry.messaging):
-            path = f"entry[{entry_index}].messaging[{event_index}]"
-            if event.message is not None and event.message.is_echo:
-                echoes.append(_echo(entry.id, event, path))
-            elif event.message or event.postback or event.reaction:
-                messages.append(_message(entry.id, event, path))
-            elif event.delivery or event.read:
-                receipts.append(_receipt(entry.id, event))
-            else:
-                skipped += 1
-    return MessengerBatch(tuple(messages), tuple(echoes), tuple(receipts), skipped)
+    for entry_index, raw_entry in enumerate(webhook.entry):
+        entry_path = f"entry[{entry_index}]"
+        try:
+            entry = validate(EntryPayload, raw_entry, prefix=entry_path)
+        except ValidationError as error:
+            invalid.append(invalid_item(error, entry_path))
+            continue
+        for event_index, raw_event in enumerate(entry.messaging):
+            path = f"{entry_path}.messaging[{event_index}]"
+            try:
+                event = validate(EventPayload, raw_event, prefix=path)
+                if event.message is not None and event.message.is_echo:
+                    echoes.append(_echo(entry.id, event, path))
+                elif event.message or event.postback or event.reaction:
+                    messages.append(_message(entry.id, event, path))
+                elif event.delivery or event.read:
+                    receipts.append(_receipt(entry.id, event))
+                else:
+                    skipped += 1
+            except ValidationError as error:
+                invalid.append(invalid_item(error, path))
+    return MessengerBatch(tuple(messages), tuple(echoes), tuple(receipts), skipped, tuple(invalid))
 
 
 def render_body(message: MessengerMessage) -> str:

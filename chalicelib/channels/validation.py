@@ -1,6 +1,7 @@
 """Turn pydantic validation failures into one ValidationError naming the field."""
 
 import json
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pydantic
@@ -64,3 +65,28 @@ def with_prefix(error: ValidationError, prefix: str) -> ValidationError:
     if error.field is None or error.field.startswith(prefix):
         return error
     return ValidationError(f"{prefix}.{error.message}", field=f"{prefix}.{error.field}")
+
+
+@dataclass(frozen=True)
+class InvalidItem:
+    """A webhook item, such as a message or status, that failed validation and was skipped.
+
+    `path` is the JSON path of the invalid field, such as
+    `entry[0].changes[0].value.messages[1].timestamp`, and `code` is the error code, such
+    as pydantic's "missing" or "less_than_equal". Neither holds an input value.
+    """
+
+    path: str
+    code: str
+
+
+def invalid_item(error: ValidationError, item_path: str) -> InvalidItem:
+    """Describe a ValidationError of the item at `item_path`, raised by `validate` or our code.
+
+    Our own checks only reject required parts that are absent, so they get "missing".
+    """
+    cause = error.__cause__
+    code = "missing"
+    if isinstance(cause, pydantic.ValidationError):
+        code = cause.errors(include_url=False)[0]["type"]
+    return InvalidItem(path=error.field or item_path, code=code)

@@ -5,9 +5,10 @@ and verify tokens are the deployment's, read from SSM Parameter Store. The signa
 checked over the raw body before anything is parsed, because the body, and with it the
 agency, can only be trusted once the signature matches.
 
-Meta retries a delivery that does not get a 2xx response for days. So a signed, well-formed
-delivery always gets 200, and parts of it that name a number or page no agency owns are
-logged and skipped. A signed delivery that does not parse gets 400 naming the field.
+Meta retries a delivery that does not get a 2xx response for days. So a signed delivery
+with a valid envelope always gets 200. Parts of it that name a number or page no agency
+owns, and items that fail validation, are logged and skipped. A signed delivery whose
+envelope does not parse gets 400 naming the field.
 """
 
 from collections.abc import Mapping
@@ -21,7 +22,7 @@ from chalicelib.channels import messenger, whatsapp
 from chalicelib.channels.http import json_response
 from chalicelib.channels.meta import SIGNATURE_HEADER, verify_handshake, verify_signature
 from chalicelib.channels.sns import SnsEvent
-from chalicelib.channels.validation import parse_json, validate, with_prefix
+from chalicelib.channels.validation import InvalidItem, parse_json, validate, with_prefix
 from chalicelib.errors import NotFoundError, ServiceUnavailableError, ValidationError
 from chalicelib.journey import deliveries
 from chalicelib.journey.inbound import record_inbound
@@ -92,6 +93,7 @@ def handle_social(event: dict) -> None:
 
 def record_whatsapp(batch: whatsapp.WhatsAppBatch) -> None:
     """Record the messages and delivery statuses of one webhook delivery or notification."""
+    _log_invalid(whatsapp.WHATSAPP, batch.invalid)
     for message in batch.messages:
         agency = _agency(whatsapp.WHATSAPP, message.phone_number_id)
         if agency is not None:
@@ -117,6 +119,7 @@ def record_messenger(batch: messenger.MessengerBatch) -> None:
     Echoes are the page's own messages. Those this deployment sent are already on the
     timeline, so every echo is skipped.
     """
+    _log_invalid(messenger.MESSENGER, batch.invalid)
     for message in batch.messages:
         agency = _agency(messenger.MESSENGER, message.page_id)
         if agency is not None:
@@ -127,6 +130,15 @@ def record_messenger(batch: messenger.MessengerBatch) -> None:
         logger.info("messenger echo skipped", extra={"app_id": echo.app_id})
     for receipt in batch.receipts:
         _record_receipt(receipt)
+
+
+def _log_invalid(channel: str, items: tuple[InvalidItem, ...]) -> None:
+    """Log one warning per invalid item with its path and error code, never its content."""
+    for item in items:
+        logger.warning(
+            "invalid webhook item skipped",
+            extra={"channel": channel, "path": item.path, "error_code": item.code},
+        )
 
 
 def _record(message: InboundMessage) -> None:

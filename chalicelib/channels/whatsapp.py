@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from chalicelib.agencies import AgencyConfig
-from chalicelib.channels.validation import parse_json, validate
+from chalicelib.channels.validation import InvalidItem, invalid_item, parse_json, validate
 from chalicelib.errors import ValidationError
 from chalicelib.identity.phones import PhoneNumberError, normalize_phone
 from chalicelib.journey.models import Identity, InboundMessage
@@ -169,8 +169,9 @@ class ValuePayload(_Wire):
     messaging_product: str | None = None
     metadata: Metadata
     contacts: list[ContactPayload] = []
-    messages: list[MessagePayload] = []
-    statuses: list[StatusPayload] = []
+    # Validated one by one, so one invalid item is skipped and the rest are kept.
+    messages: list[Any] = []
+    statuses: list[Any] = []
     errors: list[ErrorPayload] = []
 
 
@@ -182,12 +183,14 @@ class ChangePayload(_Wire):
 
 class EntryPayload(_Wire):
     id: NonEmpty
-    changes: list[ChangePayload] = []
+    # Each change is validated as ChangePayload on its own, so an invalid one is skipped.
+    changes: list[Any] = []
 
 
 class WebhookPayload(_Wire):
     object: Literal["whatsapp_business_account"]
-    entry: list[EntryPayload] = Field(min_length=1)
+    # Each entry is validated as EntryPayload on its own, so an invalid one is skipped.
+    entry: list[Any] = Field(min_length=1)
 
 
 class SocialWabaId(_Wire):
@@ -293,18 +296,28 @@ class WhatsAppBatch:
     # Errors reported for a whole change, each with the business number it concerns.
     errors: tuple[tuple[str, WhatsAppError], ...] = ()
     social: SocialContext | None = None
+    # Entries, changes, messages and statuses that failed validation and were left out.
+    invalid: tuple[InvalidItem, ...] = ()
 
 
 def parse_webhook(payload: Any) -> WhatsAppBatch:
     """Normalize a Cloud API webhook body that was already JSON-decoded.
 
-    Changes of fields other than "messages" are skipped. Raises ValidationError naming
-    the path of the first invalid field, such as `entry[0].changes[0].value.messages[0].id`.
+    Changes of fields other than "messages" are skipped. An invalid entry, change, message
+    or status is left out and listed in `invalid`, because Meta resends a rejected delivery
+    unchanged and the valid items in it would never be recorded. Raises ValidationError
+    only for an invalid envelope: not an object, a wrong `object`, or no `entry` list.
     """
     webhook = validate(WebhookPayload, payload)
     collected = _Collected()
-    for index, entry in enumerate(webhook.entry):
-        _collect_entry(entry, f"entry[{index}]", collected)
+    for index, raw_entry in enumerate(webhook.entry):
+        where = f"entry[{index}]"
+        try:
+            entry = validate(EntryPayload, raw_entry, prefix=where)
+        except ValidationError as error:
+            collected.invalid.append(invalid_item(error, where))
+            continue
+        _collect_entry(entry, where, collected)
     return collected.batch()
 
 
@@ -313,7 +326,9 @@ def parse_social_notification(message: Any) -> WhatsAppBatch:
 
     The notification is `{"context": {"MetaWabaIds": [...], "MetaPhoneNumberIds": [...]},
     "whatsAppWebhookEntry": "<one Meta entry as a JSON string>", "aws_account_id",
-    "message_timestamp", "messageId"}`. Raises ValidationError naming the invalid field.
+    "message_timestamp", "messageId"}`. Invalid changes, messages and statuses are left
+    out and listed in `invalid`, as in `parse_webhook`. Raises ValidationError naming the
+    field when the notification or its entry (its `id` or `changes` list) is invalid.
     """
     notification = validate(SocialNotificationPayload, message)
     where = "whatsAppWebhookEntry"
@@ -380,6 +395,7 @@ class _Collected:
         self.messages: list[WhatsAppMessage] = []
         self.statuses: list[WhatsAppStatus] = []
         self.errors: list[tuple[str, WhatsAppError]] = []
+        self.invalid: list[InvalidItem] = []
 
     def batch(self, social: SocialContext | None = None) -> WhatsAppBatch:
         return WhatsAppBatch(
@@ -387,25 +403,45 @@ class _Collected:
             statuses=tuple(self.statuses),
             errors=tuple(self.errors),
             social=social,
+            invalid=tuple(self.invalid),
         )
 
 
 def _collect_entry(entry: EntryPayload, where: str, collected: _Collected) -> None:
-    for index, change in enumerate(entry.changes):
-        if change.field != MESSAGES_FIELD:
+    for index, raw_change in enumerate(entry.changes):
+        change_path = f"{where}.changes[{index}]"
+        try:
+            change = validate(ChangePayload, raw_change, prefix=change_path)
+            if change.field != MESSAGES_FIELD:
+                continue
+            value = validate(ValuePayload, change.value, prefix=f"{change_path}.value")
+        except ValidationError as error:
+            collected.invalid.append(invalid_item(error, change_path))
             continue
-        path = f"{where}.changes[{index}].value"
-        value = validate(ValuePayload, change.value, prefix=path)
-        number = value.metadata
-        for position, message in enumerate(value.messages):
-            message_path = f"{path}.messages[{position}]"
+        _collect_value(entry.id, value, f"{change_path}.value", collected)
+
+
+def _collect_value(waba_id: str, value: ValuePayload, path: str, collected: _Collected) -> None:
+    number = value.metadata
+    for position, raw_message in enumerate(value.messages):
+        message_path = f"{path}.messages[{position}]"
+        try:
+            message = validate(MessagePayload, raw_message, prefix=message_path)
             collected.messages.append(
-                _message(entry.id, number, value.contacts, message, message_path)
+                _message(waba_id, number, value.contacts, message, message_path)
             )
-        for status in value.statuses:
-            collected.statuses.append(_status(number.phone_number_id, status))
-        for error in value.errors:
-            collected.errors.append((number.phone_number_id, _error(error)))
+        except ValidationError as error:
+            collected.invalid.append(invalid_item(error, message_path))
+    for position, raw_status in enumerate(value.statuses):
+        status_path = f"{path}.statuses[{position}]"
+        try:
+            status = validate(StatusPayload, raw_status, prefix=status_path)
+        except ValidationError as error:
+            collected.invalid.append(invalid_item(error, status_path))
+            continue
+        collected.statuses.append(_status(number.phone_number_id, status))
+    for error in value.errors:
+        collected.errors.append((number.phone_number_id, _error(error)))
 
 
 def _message(

@@ -101,11 +101,18 @@ def test_messenger_unknown_page_is_skipped(client, secret):
     assert support.contacts() == []
 
 
-def test_messenger_missing_sender_names_field(client, secret):
+def test_messenger_missing_sender_is_skipped(client, secret):
     response = hooks.post_signed(client, PATH, hooks.raw_event("messenger_missing_sender"), secret)
 
+    assert response.status_code == 200
+    assert support.contacts() == []
+
+
+def test_messenger_wrong_object_names_field(client, secret):
+    response = hooks.post_signed(client, PATH, hooks.raw_event("messenger_wrong_object"), secret)
+
     assert response.status_code == 400
-    assert response.json_body["error"]["field"].startswith("entry[0].messaging[0].sender")
+    assert response.json_body["error"]["field"] == "object"
 
 
 def test_messenger_whatsapp_secret_is_rejected(client, demo_agency):

@@ -184,15 +184,72 @@ def test_whatsapp_handshake_failures_are_forbidden(client, demo_agency, mode, to
 # Malformed and partly unknown deliveries
 
 
-def test_whatsapp_signed_malformed_payload_names_field(client, secret):
-    before = support.scan_items()
-
+def test_whatsapp_signed_malformed_message_is_skipped(client, secret):
     response = hooks.post_signed(
         client, PATH, hooks.raw_event("whatsapp_missing_message_id"), secret
     )
 
+    assert response.status_code == 200
+    assert support.contacts() == []
+
+
+def with_malformed_message(change):
+    payload = json.loads(hooks.raw_event("whatsapp_text"))
+    messages = payload["entry"][0]["changes"][0]["value"]["messages"]
+    bad = json.loads(json.dumps(messages[0]))
+    bad["id"] = "wamid.malformed"
+    change(bad)
+    messages.append(bad)
+    return hooks.signed_json(payload)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda message: message.pop("text"),
+        lambda message: message["text"].update(body=None),
+        lambda message: message.update(**{"from": 525541637145}),
+        lambda message: message.update(timestamp="99999999999999999999"),
+        lambda message: message.update(type="location", location={"latitude": 91, "longitude": 0}),
+    ],
+    ids=["no_text", "null_body", "numeric_from", "far_timestamp", "far_latitude"],
+)
+def test_whatsapp_malformed_message_keeps_valid_one(client, secret, change):
+    response = hooks.post_signed(client, PATH, with_malformed_message(change), secret)
+
+    assert response.status_code == 200, response.body
+    contact = only(support.contacts("inbound", "whatsapp"))
+    assert contact["external_id"] == TEXT_ID
+
+
+def test_whatsapp_change_without_metadata_keeps_valid_one(client, secret):
+    payload = json.loads(hooks.raw_event("whatsapp_text"))
+    change = json.loads(json.dumps(payload["entry"][0]["changes"][0]))
+    del change["value"]["metadata"]
+    payload["entry"][0]["changes"].append(change)
+
+    response = hooks.post_signed(client, PATH, hooks.signed_json(payload), secret)
+
+    assert response.status_code == 200, response.body
+    assert only(support.contacts("inbound", "whatsapp"))["external_id"] == TEXT_ID
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ([], None),
+        ({"object": "page", "entry": []}, "object"),
+        ({"object": "whatsapp_business_account", "entry": {}}, "entry"),
+    ],
+    ids=["not_object", "wrong_object", "entry_not_list"],
+)
+def test_whatsapp_invalid_envelope_is_rejected(client, secret, payload, field):
+    before = support.scan_items()
+
+    response = hooks.post_signed(client, PATH, hooks.signed_json(payload), secret)
+
     assert response.status_code == 400
-    assert response.json_body["error"]["field"] == "entry[0].changes[0].value.messages[0].id"
+    assert response.json_body["error"].get("field") == field
     assert support.scan_items() == before
 
 
@@ -335,7 +392,7 @@ def test_social_invalid_entry_writes_nothing(client):
     assert support.scan_items() == before
 
 
-def test_social_invalid_message_names_record_field(client):
+def test_social_invalid_message_is_skipped(client):
     event = support.load_event("social_whatsapp_text")
     message = hooks.sns_message(event)
     entry = json.loads(message["whatsAppWebhookEntry"])
@@ -343,9 +400,6 @@ def test_social_invalid_message_names_record_field(client):
     message["whatsAppWebhookEntry"] = json.dumps(entry)
     event = hooks.sns_event("social_whatsapp_text", message)
 
-    with pytest.raises(ValidationError) as raised:
-        hooks.invoke(client, "inbound_whatsapp_social", event)
+    hooks.invoke(client, "inbound_whatsapp_social", event)
 
-    expected = "Records[0].Sns.Message.whatsAppWebhookEntry.changes[0].value.messages[0].id"
-    assert raised.value.field == expected
     assert support.contacts() == []

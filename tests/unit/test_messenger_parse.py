@@ -174,35 +174,52 @@ def test_messenger_postback_without_mid_gets_event_id():
     assert postback.psid == OTHER_PSID
 
 
+def test_messenger_wrong_object_names_the_field():
+    with pytest.raises(ValidationError) as caught:
+        parse_webhook(load("messenger_wrong_object.json"))
+    assert caught.value.field == "object"
+
+
+def invalid_of(batch):
+    assert batch.messages == ()
+    return [(item.path, item.code) for item in batch.invalid]
+
+
 @pytest.mark.parametrize(
-    ("event", "field"),
+    ("event", "path"),
     [
         ("messenger_missing_sender.json", "entry[0].messaging[0].sender"),
-        ("messenger_wrong_object.json", "object"),
         ("messenger_message_without_timestamp.json", "entry[0].messaging[0].timestamp"),
     ],
 )
-def test_messenger_invalid_event_names_the_field(event, field):
-    with pytest.raises(ValidationError) as caught:
-        parse_webhook(load(event))
-    assert caught.value.field == field
+def test_messenger_invalid_event_is_skipped(event, path):
+    assert invalid_of(parse_webhook(load(event))) == [(path, "missing")]
 
 
 @pytest.mark.parametrize("timestamp", ["yesterday", -5, 1.5, True, "17963964000001234567"])
-def test_messenger_bad_timestamp_is_invalid(timestamp):
+def test_messenger_bad_timestamp_is_skipped(timestamp):
     payload = load("messenger_text.json")
     payload["entry"][0]["messaging"][0]["timestamp"] = timestamp
-    with pytest.raises(ValidationError) as caught:
-        parse_webhook(payload)
-    assert caught.value.field == "entry[0].messaging[0].timestamp"
+    paths = [path for path, _ in invalid_of(parse_webhook(payload))]
+    assert paths == ["entry[0].messaging[0].timestamp"]
 
 
-def test_messenger_message_without_mid_names_it():
+def test_messenger_message_without_mid_is_skipped():
     payload = load("messenger_text.json")
     del payload["entry"][0]["messaging"][0]["message"]["mid"]
-    with pytest.raises(ValidationError) as caught:
-        parse_webhook(payload)
-    assert caught.value.field == "entry[0].messaging[0].message.mid"
+    path = "entry[0].messaging[0].message.mid"
+    assert invalid_of(parse_webhook(payload)) == [(path, "missing")]
+
+
+def test_messenger_bad_event_keeps_valid_one():
+    payload = load("messenger_text.json")
+    events = payload["entry"][0]["messaging"]
+    bad = json.loads(json.dumps(events[0]))
+    bad["message"]["mid"] = 42
+    events.append(bad)
+    batch = parse_webhook(payload)
+    assert len(batch.messages) == 1
+    assert [item.path for item in batch.invalid] == ["entry[0].messaging[1].message.mid"]
 
 
 @pytest.mark.parametrize("payload", [None, [], {"object": "page"}, {"object": "page", "entry": []}])

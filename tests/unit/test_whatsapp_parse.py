@@ -282,23 +282,36 @@ def test_status_out_of_order_keeps_read():
     assert latest.status == "read"
 
 
+def test_whatsapp_wrong_object_names_the_field():
+    with pytest.raises(ValidationError) as caught:
+        parse_webhook(load("whatsapp_wrong_object.json"))
+    assert caught.value.field == "object"
+
+
+def invalid_of(batch):
+    assert batch.messages == ()
+    return [(item.path, item.code) for item in batch.invalid]
+
+
 @pytest.mark.parametrize(
-    ("event", "field"),
+    ("event", "path", "code"),
     [
-        ("whatsapp_wrong_object.json", "object"),
-        ("whatsapp_bad_timestamp.json", "entry[0].changes[0].value.messages[0].timestamp"),
-        ("whatsapp_missing_message_id.json", "entry[0].changes[0].value.messages[0].id"),
-        ("whatsapp_missing_sender.json", "entry[0].changes[0].value.messages[0].from"),
+        (
+            "whatsapp_bad_timestamp.json",
+            "entry[0].changes[0].value.messages[0].timestamp",
+            "value_error",
+        ),
+        ("whatsapp_missing_message_id.json", "entry[0].changes[0].value.messages[0].id", "missing"),
+        ("whatsapp_missing_sender.json", "entry[0].changes[0].value.messages[0].from", "missing"),
         (
             "whatsapp_missing_phone_number_id.json",
             "entry[0].changes[0].value.metadata.phone_number_id",
+            "missing",
         ),
     ],
 )
-def test_whatsapp_invalid_event_names_the_field(event, field):
-    with pytest.raises(ValidationError) as caught:
-        parse_webhook(load(event))
-    assert caught.value.field == field
+def test_whatsapp_invalid_item_is_skipped(event, path, code):
+    assert invalid_of(parse_webhook(load(event))) == [(path, code)]
 
 
 def with_timestamp(timestamp):
@@ -317,10 +330,9 @@ def test_whatsapp_epoch_timestamp_is_valid(timestamp):
     "timestamp",
     ["-1796396400", "1796396400.5", "", "99999999999999999999", "2026-12-04", True, None],
 )
-def test_whatsapp_bad_timestamp_is_invalid(timestamp):
-    with pytest.raises(ValidationError) as caught:
-        parse_webhook(with_timestamp(timestamp))
-    assert caught.value.field == "entry[0].changes[0].value.messages[0].timestamp"
+def test_whatsapp_bad_timestamp_is_skipped(timestamp):
+    paths = [path for path, _ in invalid_of(parse_webhook(with_timestamp(timestamp)))]
+    assert paths == ["entry[0].changes[0].value.messages[0].timestamp"]
 
 
 @pytest.mark.parametrize(
@@ -332,17 +344,110 @@ def test_whatsapp_bad_timestamp_is_invalid(timestamp):
         ("image", "image"),
     ],
 )
-def test_whatsapp_message_without_its_body_names_it(message_type, field):
+def test_whatsapp_message_without_its_body_is_skipped(message_type, field):
     payload = load("whatsapp_text.json")
     message = payload["entry"][0]["changes"][0]["value"]["messages"][0]
     message["type"] = message_type
     del message["text"]
-    with pytest.raises(ValidationError) as caught:
-        parse_webhook(payload)
-    assert caught.value.field == f"entry[0].changes[0].value.messages[0].{field}"
+    path = f"entry[0].changes[0].value.messages[0].{field}"
+    assert invalid_of(parse_webhook(payload)) == [(path, "missing")]
 
 
-@pytest.mark.parametrize("payload", [None, [], "text", {"object": "whatsapp_business_account"}])
+def with_bad_second_message(change):
+    """Return the text event with a copy of its message, changed by `change`, after it."""
+    payload = load("whatsapp_text.json")
+    messages = payload["entry"][0]["changes"][0]["value"]["messages"]
+    bad = json.loads(json.dumps(messages[0]))
+    bad["id"] = "wamid.bad"
+    change(bad)
+    messages.append(bad)
+    return payload
+
+
+def drop_text(message):
+    del message["text"]
+
+
+def null_body(message):
+    message["text"]["body"] = None
+
+
+def numeric_sender(message):
+    message["from"] = 525541637145
+
+
+def far_latitude(message):
+    message.update(type="location", location={"latitude": 91, "longitude": 0})
+
+
+def huge_timestamp(message):
+    message["timestamp"] = "99999999999999999999"
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (drop_text, "text"),
+        (null_body, "text.body"),
+        (numeric_sender, "from"),
+        (far_latitude, "location.latitude"),
+        (huge_timestamp, "timestamp"),
+    ],
+)
+def test_whatsapp_bad_message_keeps_valid_one(change, field):
+    batch = parse_webhook(with_bad_second_message(change))
+    assert [message.message_id for message in batch.messages] == [
+        only_message("whatsapp_text.json").message_id
+    ]
+    assert [item.path for item in batch.invalid] == [
+        f"entry[0].changes[0].value.messages[1].{field}"
+    ]
+
+
+def test_whatsapp_bad_status_keeps_valid_ones():
+    payload = load("whatsapp_statuses.json")
+    statuses = payload["entry"][0]["changes"][0]["value"]["statuses"]
+    count = len(statuses)
+    statuses[0]["timestamp"] = 1796396400.5
+    batch = parse_webhook(payload)
+    assert len(batch.statuses) == count - 1
+    assert [item.path for item in batch.invalid] == [
+        "entry[0].changes[0].value.statuses[0].timestamp"
+    ]
+
+
+def test_whatsapp_change_without_metadata_is_skipped():
+    payload = load("whatsapp_text.json")
+    change = json.loads(json.dumps(payload["entry"][0]["changes"][0]))
+    del change["value"]["metadata"]
+    payload["entry"][0]["changes"].append(change)
+    batch = parse_webhook(payload)
+    assert len(batch.messages) == 1
+    assert batch.invalid[0].path == "entry[0].changes[1].value.metadata"
+    assert batch.invalid[0].code == "missing"
+
+
+def test_whatsapp_entry_without_id_is_skipped():
+    payload = load("whatsapp_text.json")
+    entry = json.loads(json.dumps(payload["entry"][0]))
+    del entry["id"]
+    payload["entry"].append(entry)
+    batch = parse_webhook(payload)
+    assert len(batch.messages) == 1
+    assert [item.path for item in batch.invalid] == ["entry[1].id"]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        None,
+        [],
+        "text",
+        {"object": "whatsapp_business_account"},
+        {"object": "whatsapp_business_account", "entry": {}},
+        {"object": "page", "entry": [{"id": "1"}]},
+    ],
+)
 def test_whatsapp_non_webhook_payload_is_invalid(payload):
     with pytest.raises(ValidationError):
         parse_webhook(payload)
@@ -384,14 +489,26 @@ def test_social_entry_that_is_not_json_names_it():
     assert caught.value.field == "whatsAppWebhookEntry"
 
 
-def test_social_invalid_entry_names_path():
+def test_social_invalid_message_is_skipped():
     notification = social_message("social_whatsapp_text.json")
     entry = json.loads(notification["whatsAppWebhookEntry"])
     entry["changes"][0]["value"]["messages"][0]["timestamp"] = "yesterday"
     notification["whatsAppWebhookEntry"] = json.dumps(entry)
+    batch = parse_social_notification(notification)
+    assert batch.messages == ()
+    assert [item.path for item in batch.invalid] == [
+        "whatsAppWebhookEntry.changes[0].value.messages[0].timestamp"
+    ]
+
+
+def test_social_entry_without_id_is_invalid():
+    notification = social_message("social_whatsapp_text.json")
+    entry = json.loads(notification["whatsAppWebhookEntry"])
+    del entry["id"]
+    notification["whatsAppWebhookEntry"] = json.dumps(entry)
     with pytest.raises(ValidationError) as caught:
         parse_social_notification(notification)
-    assert caught.value.field == "whatsAppWebhookEntry.changes[0].value.messages[0].timestamp"
+    assert caught.value.field == "whatsAppWebhookEntry.id"
 
 
 def test_social_notification_without_entry_is_invalid():
