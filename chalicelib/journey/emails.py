@@ -1,8 +1,10 @@
 """Inbound email in the journey: quarantine of failed checks, and replies threaded into cases.
 
 A reply names the messages it replies to in its In-Reply-To and References headers. Every
-email the agency receives or sends leaves an `EMAILREF#<Message-ID>` pointer to its case,
-so a reply joins that case even from an address the agency has not seen.
+email the agency receives or sends leaves an `EMAILREF#<Message-ID>` pointer to its case.
+A reply to a sent email joins that case even from an address the agency has not seen. A
+received email's Message-ID is chosen by its sender, so its pointer is never overwritten
+and threads only later mail from the same address to the same agency.
 """
 
 from collections.abc import Mapping, Sequence
@@ -32,7 +34,15 @@ def record_email(message: InboundMessage, quoted_message_ids: Sequence[str]) -> 
     `quoted_message_ids` are the In-Reply-To id first, then the References ids newest
     first. A case reference in the subject takes precedence, as on every channel.
     """
-    pointer = _thread_case(message.agency.agency_id, quoted_message_ids)
+    quoted = list(dict.fromkeys(quoted_message_ids))[:MAX_QUOTED_IDS]
+    found = _read_pointers([*quoted, message.thread_id] if message.thread_id else quoted)
+    if message.thread_id is not None and email_reference_key(message.thread_id) in found:
+        # Another email already used this Message-ID, and its pointer is kept.
+        logger.info(
+            "email message id already recorded", extra={"agency_id": message.agency.agency_id}
+        )
+        message = replace(message, thread_id_recorded=True)
+    pointer = _thread_case(message, quoted, found)
     if pointer is not None:
         logger.info("email threaded into case", extra={"case_id": pointer.case_id})
         message = replace(
@@ -77,15 +87,41 @@ def quarantine(
     )
 
 
-def _thread_case(agency_id: str, quoted_message_ids: Sequence[str]) -> EmailReference | None:
-    """Return the pointer of the first quoted message of this agency that has one."""
-    quoted = list(dict.fromkeys(quoted_message_ids))[:MAX_QUOTED_IDS]
-    if not quoted:
-        return None
-    keys = [(email_reference_key(message_id), "CASE") for message_id in quoted]
-    found = {pointer.pk: pointer for pointer in EmailReference.batch_get(keys)}
+def _read_pointers(message_ids: Sequence[str]) -> dict[str, EmailReference]:
+    """Read the pointers of `message_ids` in one batch, by partition key."""
+    if not message_ids:
+        return {}
+    keys = [(email_reference_key(message_id), "CASE") for message_id in dict.fromkeys(message_ids)]
+    return {pointer.pk: pointer for pointer in EmailReference.batch_get(keys)}
+
+
+def _thread_case(
+    message: InboundMessage, quoted: Sequence[str], found: Mapping[str, EmailReference]
+) -> EmailReference | None:
+    """Return the pointer of the first quoted message that `message` may thread by."""
     for message_id in quoted:
         pointer = found.get(email_reference_key(message_id))
-        if pointer is not None and pointer.agency_id == agency_id:
+        if pointer is not None and _may_thread(message, pointer):
             return pointer
     return None
+
+
+def _may_thread(message: InboundMessage, pointer: EmailReference) -> bool:
+    """Check that a pointer is of this agency and, if written for a received email, this sender.
+
+    The Message-ID of a received email was chosen by its sender, so anyone may quote it.
+    Only the same address, verified as before, may thread by it. A sent email's id comes
+    from SES, so any reply that quotes it joins its case.
+    """
+    if pointer.agency_id != message.agency.agency_id:
+        return False
+    if pointer.direction != "inbound":
+        # NOTE: pointers without `direction` predate the field and are followed as sent
+        # ones, although some of them were written for received emails.
+        return True
+    sender = message.sender
+    return (
+        sender is not None
+        and pointer.sender == sender.value
+        and bool(pointer.sender_verified) == sender.verified
+    )

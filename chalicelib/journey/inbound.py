@@ -61,6 +61,7 @@ MAX_ATTEMPTS = 4
 # The tag of the update that joins a remembered case. That update fails once
 # the case is resolved or closed, because identity links and sessions still name it.
 OPEN_CASE_TAG = "open case"
+EMAIL_REFERENCE_TAG = "email reference"
 
 
 @dataclass
@@ -105,6 +106,8 @@ def record_inbound(message: InboundMessage) -> InboundResult:
             if attempt == MAX_ATTEMPTS:
                 raise
             recheck_open_case = recheck_open_case or OPEN_CASE_TAG in error.tags
+            if EMAIL_REFERENCE_TAG in error.tags:
+                message = replace(message, thread_id_recorded=True)
             logger.info("inbound write retried", extra={"failed": error.tags, "attempt": attempt})
     raise AssertionError("unreachable")
 
@@ -545,16 +548,8 @@ def _add_contact(message: InboundMessage, plan: _Plan, now: datetime):
     plan.transaction.put_new(contact, tag="contact")
     marker = new_marker(message.channel, message.external_id, contact, now, plan.case_opened)
     plan.transaction.put_new(marker, tag="dedupe")
-    if message.thread_id is not None:
-        pointer = new_email_reference(
-            message.thread_id,
-            plan.case_id,
-            plan.reference,
-            message.agency.agency_id,
-            plan.citizen_id,
-            now,
-        )
-        plan.transaction.put(pointer, tag="email reference")
+    if message.thread_id is not None and message.sender is not None:
+        _add_email_reference(message, plan, now)
     if message.session_id is not None:
         chat_outbox.add_message(
             plan.transaction,
@@ -566,6 +561,27 @@ def _add_contact(message: InboundMessage, plan: _Plan, now: datetime):
             message.occurred_at,
         )
     return contact
+
+
+def _add_email_reference(message: InboundMessage, plan: _Plan, now: datetime) -> None:
+    """Point the email's Message-ID at its case, unless a pointer for that id exists.
+
+    The sender chooses its Message-ID, so overwriting an existing pointer would let a
+    forged id move another sender's thread into this case.
+    """
+    if message.thread_id_recorded:
+        return
+    pointer = new_email_reference(
+        message.thread_id,
+        plan.case_id,
+        plan.reference,
+        message.agency.agency_id,
+        plan.citizen_id,
+        now,
+        message.sender,
+    )
+    # A pointer written since the caller read fails this condition, and the retry skips it.
+    plan.transaction.put_new(pointer, tag=EMAIL_REFERENCE_TAG)
 
 
 def _case_notice(plan: _Plan) -> str:

@@ -65,8 +65,10 @@ class InboundMessage:
     # sender's citizen.
     other_identities: tuple[Identity, ...] = ()
     # The id that replies to this message quote (an email's Message-ID). It is
-    # recorded as a pointer to the case the message joins.
+    # recorded as a pointer to the case the message joins, unless a pointer exists.
     thread_id: str | None = None
+    # True when an `EMAILREF#<thread_id>` pointer exists already, so none is written.
+    thread_id_recorded: bool = False
 
 
 @dataclass(frozen=True)

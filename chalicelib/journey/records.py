@@ -248,8 +248,13 @@ def new_email_reference(
     agency_id: str,
     citizen_id: str,
     now: datetime,
+    sender: Identity,
 ) -> EmailReference:
-    """Build the pointer from an email's Message-ID to its case, which threads replies."""
+    """Build the pointer from a received email's Message-ID to its case, which threads replies.
+
+    The pointer names the sender, because only the same sender may thread by a Message-ID
+    that it chose itself.
+    """
     return EmailReference(
         email_reference_key(message_id),
         "CASE",
@@ -258,4 +263,7 @@ def new_email_reference(
         agency_id=agency_id,
         citizen_id=citizen_id,
         recorded_at=isoformat_z(now),
+        direction="inbound",
+        sender=sender.value,
+        sender_verified=sender.verified,
     )

@@ -392,6 +392,7 @@ def _email_reference(request: Outbound, message_id: str, now: datetime) -> Email
         agency_id=request.agency.agency_id,
         citizen_id=request.citizen_id,
         recorded_at=isoformat_z(now),
+        direction="outbound",
     )
 
 

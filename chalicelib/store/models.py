@@ -247,6 +247,12 @@ class EmailReference(TableItem):
     agency_id = UnicodeAttribute()
     citizen_id = UnicodeAttribute()
     recorded_at = UnicodeAttribute()
+    # "inbound" or "outbound"; absent on pointers written before the field existed.
+    direction = UnicodeAttribute(null=True)
+    # The sender's address and whether it was verified, on inbound pointers only.
+    # A sender chooses its own Message-ID, so only the same sender may thread by it.
+    sender = UnicodeAttribute(null=True)
+    sender_verified = BooleanAttribute(null=True)
 
 
 class QuarantinedEmail(TableItem):

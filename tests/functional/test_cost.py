@@ -436,19 +436,26 @@ def test_email_known_sender_costs(client, local_only):
             client, "inbound_email", hooks.email_event("ses-cost-2", "<cost-2@example.net>")
         )
 
-    assert read_keys(log) == ["IDENTITY#email#mgomez@example.net"]
-    assert log.operations() == {"GetItem": 1, "TransactWriteItems": 1}
+    # The BatchGetItem reads the pointer of the email's own Message-ID, which is never
+    # overwritten.
+    assert read_keys(log) == ["EMAILREF#<cost-2@example.net>", "IDENTITY#email#mgomez@example.net"]
+    assert log.operations() == {"BatchGetItem": 1, "GetItem": 1, "TransactWriteItems": 1}
     # The contact, its dedupe marker, the case, the link's open case, the Message-ID pointer.
     assert log.items_written == 5
 
 
-def test_email_reply_adds_one_batch_read(client, local_only):
+def test_email_reply_reads_cited_ids_in_batch(client, local_only):
     hooks.invoke(client, "inbound_email", hooks.email_event("ses-cost-1", "<cost-1@example.net>"))
     event = hooks.email_event("ses-cost-2", "<cost-2@example.net>", "<cost-1@example.net>")
     with count_aws_calls() as log:
         hooks.invoke(client, "inbound_email", event)
 
-    assert read_keys(log) == ["EMAILREF#<cost-1@example.net>", "IDENTITY#email#mgomez@example.net"]
+    # pynamodb may reorder the keys of one BatchGetItem.
+    assert sorted(read_keys(log)) == [
+        "EMAILREF#<cost-1@example.net>",
+        "EMAILREF#<cost-2@example.net>",
+        "IDENTITY#email#mgomez@example.net",
+    ]
     assert log.operations() == {"BatchGetItem": 1, "GetItem": 1, "TransactWriteItems": 1}
     assert log.items_written == 5
 

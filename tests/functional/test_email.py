@@ -11,6 +11,8 @@ from tests import support_webhooks as hooks
 
 ANA = "ana.lopez@example.org"
 ANA_MESSAGE_ID = "<CAF8x2Lq0a9Bv3Kd@mail.example.org>"
+# A sender who reuses Ana's Message-ID to take over her thread.
+ATTACKER = "intruso@example.com"
 # The Message-IDs SES gave two emails the agency sent, which the reply's headers cite.
 SENT_REPLIED_TO = (
     "<0100019391b4c5d6-7e8f9a0b-1c2d-4e3f-9a4b-5c6d7e8f9a0b-000000@email.amazonses.com>"
@@ -65,17 +67,35 @@ def open_whatsapp_case(client, demo_agency):
     return support.case_item(case_id)
 
 
+def email_from(sender, ses_message_id, message_id, in_reply_to=None, recipient=None):
+    """Return the sample UTF-8 email from `sender`, with other ids and optionally to `recipient`."""
+    event = hooks.email_event(ses_message_id, message_id, in_reply_to)
+    text = event["Records"][0]["Sns"]["Message"].replace("mgomez@example.net", sender)
+    if recipient is not None:
+        text = text.replace("atencion@demo.ventanilla.example", recipient)
+    event["Records"][0]["Sns"]["Message"] = text
+    return event
+
+
+def contact_of(ses_message_id):
+    """Return the inbound email contact recorded for the SES message `ses_message_id`."""
+    return only([item for item in email_contacts() if item["external_id"] == ses_message_id])
+
+
 def point_at_case(message_id, case):
     """Write the pointer of an email the agency sent about `case`, as the notify service does."""
-    from chalicelib.journey.records import new_email_reference
+    from chalicelib.clock import isoformat_z
+    from chalicelib.store.models import EmailReference, email_reference_key
 
-    new_email_reference(
-        message_id,
-        case["case_id"],
-        case["reference"],
-        case["agency_id"],
-        case["citizen_id"],
-        datetime.now(UTC),
+    EmailReference(
+        email_reference_key(message_id),
+        "CASE",
+        case_id=case["case_id"],
+        reference=case["reference"],
+        agency_id=case["agency_id"],
+        citizen_id=case["citizen_id"],
+        recorded_at=isoformat_z(datetime.now(UTC)),
+        direction="outbound",
     ).save()
 
 
@@ -196,7 +216,18 @@ def test_email_reply_threads_by_references(client, demo_agency):
     assert only(email_contacts())["case_id"] == case["case_id"]
 
 
-def test_email_reply_to_received_email_joins_its_case(client):
+def test_email_reply_to_own_received_email_joins_its_case(client):
+    deliver(client, email_from(ANA, "ses-ana-1", ANA_MESSAGE_ID))
+    first_case = only(email_contacts())["case_id"]
+
+    deliver(client, email_from(ANA, "ses-ana-2", "<ana-2@mail.example.org>", ANA_MESSAGE_ID))
+
+    other = [item for item in email_contacts() if item["case_id"] != first_case]
+    assert other == []
+    assert len(support.items_of_kind("CASE#", "CASE")) == 1
+
+
+def test_email_reply_to_other_senders_email_opens_case(client):
     deliver(client, support.load_event("ses_received_base64"))
     first_case = only(email_contacts())["case_id"]
     event = ses_event(
@@ -207,8 +238,64 @@ def test_email_reply_to_received_email_joins_its_case(client):
     deliver(client, event)
 
     other = [item for item in email_contacts() if item["case_id"] != first_case]
-    assert other == []
-    assert len(support.items_of_kind("CASE#", "CASE")) == 1
+    assert len(other) == 1
+    assert len(support.items_of_kind("CASE#", "CASE")) == 2
+
+
+def test_email_reused_message_id_keeps_pointer(client):
+    deliver(client, email_from(ANA, "ses-ana-1", ANA_MESSAGE_ID))
+    ana_case = only(email_contacts())["case_id"]
+
+    deliver(client, email_from(ATTACKER, "ses-attacker-1", ANA_MESSAGE_ID))
+
+    pointer = support.get_item(f"EMAILREF#{ANA_MESSAGE_ID}", "CASE")
+    assert pointer["case_id"] == ana_case
+    assert pointer["sender"] == ANA
+
+
+def test_email_reused_id_other_agency_keeps_thread(client, other_agency):
+    deliver(client, email_from(ANA, "ses-ana-1", ANA_MESSAGE_ID))
+    ana_case = only(email_contacts())["case_id"]
+    deliver(
+        client,
+        email_from(
+            ATTACKER, "ses-attacker-1", ANA_MESSAGE_ID, recipient=other_agency["email_address"]
+        ),
+    )
+
+    deliver(client, email_from(ANA, "ses-ana-2", "<ana-2@mail.example.org>", ANA_MESSAGE_ID))
+
+    pointer = support.get_item(f"EMAILREF#{ANA_MESSAGE_ID}", "CASE")
+    assert pointer["agency_id"] == "demo"
+    assert pointer["case_id"] == ana_case
+    reply = contact_of("ses-ana-2")
+    assert reply["case_id"] == ana_case
+    assert reply["agency_id"] == "demo"
+
+
+def test_email_reused_id_same_agency_keeps_thread(client):
+    deliver(client, email_from(ANA, "ses-ana-1", ANA_MESSAGE_ID))
+    ana_case = only(email_contacts())["case_id"]
+    deliver(client, email_from(ATTACKER, "ses-attacker-1", ANA_MESSAGE_ID))
+    attacker_case = contact_of("ses-attacker-1")["case_id"]
+
+    deliver(client, email_from(ANA, "ses-ana-2", "<ana-2@mail.example.org>", ANA_MESSAGE_ID))
+
+    assert attacker_case != ana_case
+    assert contact_of("ses-ana-2")["case_id"] == ana_case
+
+
+def test_email_quoting_others_id_opens_own_case(client):
+    deliver(client, email_from(ANA, "ses-ana-1", ANA_MESSAGE_ID))
+    ana_case = only(email_contacts())["case_id"]
+
+    deliver(
+        client,
+        email_from(ATTACKER, "ses-attacker-1", "<attacker-1@example.com>", ANA_MESSAGE_ID),
+    )
+
+    assert contact_of("ses-attacker-1")["case_id"] != ana_case
+    assert support.case_item(ana_case)["contact_count"] == 1
 
 
 def test_email_unknown_thread_opens_case(client):
