@@ -10,28 +10,11 @@ the same scenarios.
 
 import os
 
-# Set before anything imports the app: PynamoDB reads the table name when a
-# model class is created and Chalice reads topic names when its decorators run.
-os.environ.update(
-    {
-        "TZ": "UTC",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "VENTANILLA_STAGE": "test",
-        "VENTANILLA_TABLE": "ventanilla-test",
-        "VENTANILLA_INBOUND_SMS_TOPIC": "ventanilla-test-inbound-sms",
-        "VENTANILLA_WHATSAPP_SOCIAL_TOPIC": "ventanilla-test-whatsapp-social",
-        "VENTANILLA_INBOUND_EMAIL_TOPIC": "ventanilla-test-inbound-email",
-        "POWERTOOLS_SERVICE_NAME": "ventanilla",
-        # Graph API sends go to a closed loopback port unless a scenario serves a fake.
-        "VENTANILLA_META_GRAPH_URL": "http://127.0.0.1:9",
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
-    }
-)
-os.environ.pop("AWS_ENDPOINT_URL", None)
-os.environ.pop("AWS_PROFILE", None)
+from tests.environment import apply_test_environment
+
+# Set before anything imports the app, as the test fixtures do.
+apply_test_environment()
+os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
 
 import json
 import time

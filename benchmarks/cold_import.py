@@ -67,7 +67,8 @@ def counting_tracer_init(self, *args, **kwargs):
     tracer_init(self, *args, **kwargs)
 tracer.Tracer.__init__ = counting_tracer_init
 import app
-created["xray_modules"] = sorted(name for name in sys.modules if name.startswith("aws_xray_sdk"))
+created["modules"] = sorted(sys.modules)
+created["xray_modules"] = [name for name in created["modules"] if name.startswith("aws_xray_sdk")]
 print(json.dumps(created))"""
 
 

@@ -5,28 +5,9 @@ PynamoDB reads its table name when a model class is created and Chalice reads
 event-source names when its decorators run.
 """
 
-import os
+from tests.environment import apply_test_environment
 
-os.environ.update(
-    {
-        "TZ": "UTC",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "VENTANILLA_STAGE": "test",
-        "VENTANILLA_TABLE": "ventanilla-test",
-        "VENTANILLA_INBOUND_SMS_TOPIC": "ventanilla-test-inbound-sms",
-        "VENTANILLA_WHATSAPP_SOCIAL_TOPIC": "ventanilla-test-whatsapp-social",
-        "VENTANILLA_INBOUND_EMAIL_TOPIC": "ventanilla-test-inbound-email",
-        "POWERTOOLS_SERVICE_NAME": "ventanilla",
-        # Graph API sends go to a closed loopback port unless a test serves a fake there,
-        # so no test ever reaches Meta.
-        "VENTANILLA_META_GRAPH_URL": "http://127.0.0.1:9",
-    }
-)
-os.environ.pop("AWS_ENDPOINT_URL", None)
-os.environ.pop("AWS_PROFILE", None)
+apply_test_environment()
 
 import time
 

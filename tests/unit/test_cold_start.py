@@ -14,34 +14,15 @@ from pathlib import Path
 
 import pytest
 
-REPOSITORY = Path(__file__).resolve().parents[2]
+from benchmarks.cold_import import SIDE_EFFECTS
 
-# Counts, while `import app` runs, the botocore clients created (boto3's and
-# pynamodb's both go through Session.create_client) and the Tracers built.
-PROBE = """\
-import json, sys
-import botocore.session
-from aws_lambda_powertools.tracing import tracer
-created = {"clients": [], "tracers": 0}
-create_client = botocore.session.Session.create_client
-def counting_create_client(self, service_name, *args, **kwargs):
-    created["clients"].append(service_name)
-    return create_client(self, service_name, *args, **kwargs)
-botocore.session.Session.create_client = counting_create_client
-tracer_init = tracer.Tracer.__init__
-def counting_tracer_init(self, *args, **kwargs):
-    created["tracers"] += 1
-    tracer_init(self, *args, **kwargs)
-tracer.Tracer.__init__ = counting_tracer_init
-import app
-created["modules"] = sorted(sys.modules)
-print(json.dumps(created))"""
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def app_import():
     completed = subprocess.run(
-        [sys.executable, "-c", PROBE],
+        [sys.executable, "-c", SIDE_EFFECTS],
         cwd=REPOSITORY,
         env=dict(os.environ),
         capture_output=True,
