@@ -56,7 +56,8 @@ def parse_json(text: str | bytes | None, what: str) -> Any:
         # Nesting deeper than the interpreter's recursion limit, or an integer
         # longer than Python's 4,300-digit conversion limit.
         raise ValidationError(
-            f"{what} is nested too deeply or holds a number too long to parse", field=what
+            f"{what} is invalid: nested too deeply or contains a number too long to parse",
+            field=what,
         ) from error
 
 

@@ -1,7 +1,8 @@
 """Phone self-service: who is calling, and the status of a case keyed on the keypad.
 
 A caller id can be spoofed, so a caller recognised only by it hears a greeting
-and how many cases are open, never case details; those need the case reference.
+and how many cases are open, never case details. Case details need the case
+reference.
 Every invocation of one call updates one contact on the timeline.
 
 DynamoDB requests per action once the agency is cached: identify makes four for a

@@ -1,4 +1,4 @@
-"""What the journey service receives from every channel adapter."""
+"""Models of the messages every channel adapter hands to the journey service."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -73,7 +73,7 @@ class InboundMessage:
 
 @dataclass(frozen=True)
 class InboundResult:
-    """Where an inbound message was recorded."""
+    """The citizen, case and contact an inbound message was recorded on."""
 
     contact_id: str
     citizen_id: str

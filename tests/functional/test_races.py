@@ -1,8 +1,8 @@
 """Messages of one citizen that arrive at the same moment join one case.
 
 Each test starts its threads at a barrier, so their first reads overlap before
-any of them writes; moto is serialized per request, as DynamoDB applies each
-request atomically, and requests of different threads interleave.
+any of them writes. moto handles one request at a time, as DynamoDB applies each
+request atomically, and the requests of different threads interleave.
 """
 
 import threading
