@@ -56,7 +56,9 @@ def consent_contacts():
     return sorted(items, key=lambda item: item["sk"])
 
 
-@pytest.mark.parametrize("keyword", ["stop", " Stop ", "ARRÊT", "arret!", "BAJA"])
+@pytest.mark.parametrize(
+    "keyword", ["stop", " Stop ", "ARRÊT", "arret!", "BAJA", "stop\u200b", "\ufeffBaja\u2060"]
+)
 def test_stop_spellings_opt_out_sms(client, sms, keyword):
     text_in(client, keyword, "in-stop")
 
