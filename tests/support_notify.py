@@ -215,7 +215,7 @@ def link_identity(citizen_id: str, kind: str, value: str, agency_id: str = "demo
 
 
 def set_profile(citizen_id: str, **values: Any) -> None:
-    """Set attributes of a citizen's profile, such as preferred_channel or opted_out_channels."""
+    """Set attributes of a citizen's profile, such as preferred_channel or opt_outs."""
     names = {f"#{key}": key for key in values}
     support.table().update_item(
         Key={"pk": f"CITIZEN#{citizen_id}", "sk": "PROFILE"},

@@ -86,6 +86,10 @@ class TimelineEntry(_Response):
     delivery_status: str | None = None
     actions: list[str] | None = None
     agent_id: str | None = None
+    # On a consent contact: "opt_out", "opt_in" or "help", and whether the inbound
+    # keyword changed consent (False for a repeated STOP or START).
+    consent_action: str | None = None
+    consent_changed: bool | None = None
 
 
 class TimelinePage(_Response):

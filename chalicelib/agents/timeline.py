@@ -150,4 +150,6 @@ def _entry(contact: Contact) -> TimelineEntry:
         delivery_status=contact.delivery_status,
         actions=sorted(contact.actions) if contact.actions else None,
         agent_id=contact.agent_id,
+        consent_action=contact.consent_action,
+        consent_changed=contact.consent_changed,
     )

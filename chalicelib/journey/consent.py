@@ -2,8 +2,12 @@
 
 Only a message that consists of the keyword alone counts. "stop sending me bills please"
 is a sentence about something else, and reading it as an opt-out would silence a
-citizen who is asking for help, so it is classified as None. Case, accents, surrounding
-whitespace and surrounding punctuation are ignored, so "¡Alto!" and " arrêt. " count.
+citizen who is asking for help, so it is classified as None. Case, accents and the
+punctuation, whitespace and invisible format characters around the keyword are ignored,
+so "¡Alto!", " arrêt. " and "STOP" followed by a zero-width space count. Format
+characters (Unicode category Cf: U+200B zero-width space, U+2060 word joiner, U+FEFF
+byte order mark, direction marks) are invisible, so a text that shows only STOP may
+carry them.
 """
 
 import unicodedata
@@ -84,7 +88,7 @@ def confirmation_text(kind: str, language: str, contact_options: str | None = No
 
 
 def _normalize(text: str) -> str:
-    """Return text in upper case, without accents, surrounding whitespace or punctuation."""
+    """Return text in upper case, without accents or the padding `_is_padding` matches around it."""
     decomposed = unicodedata.normalize("NFKD", text)
     letters = "".join(c for c in decomposed if not unicodedata.combining(c))
     start, end = 0, len(letters)
@@ -96,4 +100,6 @@ def _normalize(text: str) -> str:
 
 
 def _is_padding(character: str) -> bool:
-    return character.isspace() or unicodedata.category(character).startswith("P")
+    """Return whether a character is whitespace, punctuation or an invisible format character."""
+    category = unicodedata.category(character)
+    return character.isspace() or category.startswith("P") or category == "Cf"

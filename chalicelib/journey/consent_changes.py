@@ -1,12 +1,19 @@
 """Consent keywords on SMS, WhatsApp and Messenger: opt a channel out or in, or reply to HELP.
 
-A message whose whole text is a keyword (`consent.classify`) opens no case. STOP, BAJA
-and the other opt-out words add the channel to the profile's `opted_out_channels`,
-START, ALTA and INICIO remove it, and both stamp the channel in `consent_changed_at`.
-HELP and AYUDA change nothing and are answered with the agency's contact options. The
-keyword is recorded as a contact of kind "consent" with its dedupe marker and the
-profile change, in one transaction. So a redelivered STOP is recorded once and
-confirmed once, because only the delivery that commits sends the confirmation.
+A message whose whole text is a keyword (`consent.classify`) opens no case. Consent is
+kept per agency and channel, as carriers and Meta keep opt-outs per sending number and
+page. STOP, BAJA and the other opt-out words add `<agency id>#<channel>` to the
+profile's `opt_outs`, START, ALTA and INICIO remove it, and both stamp the same key in
+`consent_changed_at`. HELP and AYUDA change nothing and are answered with the receiving
+agency's contact options. The keyword is recorded as a contact of kind "consent" with
+its dedupe marker and the profile change, in one transaction. So a redelivered STOP is
+recorded once and confirmed once, because only the delivery that commits sends the
+confirmation.
+
+A new STOP from a citizen already opted out of that agency's channel, or a START from
+one already opted in, is recorded with `consent_changed` False and gets no reply. The
+first START at an agency's channel is confirmed even when the citizen never opted out
+there, because it is the first consent recorded for it.
 
 NOTE: by default End User Messaging SMS answers HELP and STOP on a dedicated number
 itself and keeps its own opt-out list. Agencies' numbers need self-managed opt-outs
@@ -35,6 +42,7 @@ from chalicelib.store.models import (
     DedupeMarker,
     IdentityLink,
     citizen_key,
+    consent_key,
     event_key,
     identity_key,
 )
@@ -56,10 +64,14 @@ def keyword_of(message: InboundMessage) -> str | None:
 
 
 def record_keyword(message: InboundMessage, action: str) -> InboundResult:
-    """Record a consent keyword exactly once, apply it, and send its confirmation once."""
+    """Record a consent keyword exactly once, apply it, and confirm a change once.
+
+    HELP is answered every time. An opt-out or opt-in that changes nothing is recorded
+    without a reply, so a citizen who repeats STOP is not sent the confirmation again.
+    """
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
-            result = _record_once(message, action, utc_now())
+            result, changed = _record_once(message, action, utc_now())
             break
         except DuplicateEventError:
             return _recorded_result(message)
@@ -69,8 +81,14 @@ def record_keyword(message: InboundMessage, action: str) -> InboundResult:
             logger.info("consent write retried", extra={"failed": error.tags, "attempt": attempt})
     logger.info(
         "consent keyword recorded",
-        extra={"citizen_id": result.citizen_id, "consent_action": action},
+        extra={
+            "citizen_id": result.citizen_id,
+            "consent_action": action,
+            "consent_changed": changed,
+        },
     )
+    if action != consent.HELP and not changed:
+        return result
     notify.send_text(
         agency=message.agency,
         channel=message.channel,
@@ -84,10 +102,19 @@ def record_keyword(message: InboundMessage, action: str) -> InboundResult:
     return result
 
 
-def _record_once(message: InboundMessage, action: str, now: datetime) -> InboundResult:
+def _record_once(
+    message: InboundMessage, action: str, now: datetime
+) -> tuple[InboundResult, bool | None]:
+    """Write the keyword's contact, marker and consent change in one transaction.
+
+    Returns the result and whether consent changed (None for HELP).
+    """
     transaction = Transaction()
     sender = message.sender
     stamp = isoformat_z(now)
+    agency_id = message.agency.agency_id
+    key = consent_key(agency_id, message.channel)
+    changed = None
     link = _owner_link(sender.kind, sender.value)
     if link is None:
         citizen_id = new_id()
@@ -96,9 +123,10 @@ def _record_once(message: InboundMessage, action: str, now: datetime) -> Inbound
             citizen_id, language, message.channel, provisional=False, now=now, identities=[sender]
         )
         if action != consent.HELP:
-            profile.consent_changed_at = {message.channel: stamp}
+            changed = True
+            profile.consent_changed_at = {key: stamp}
         if action == consent.OPT_OUT:
-            profile.opted_out_channels = {message.channel}
+            profile.opt_outs = {key}
         transaction.put_new(profile, tag="profile")
         new = new_link(sender.kind, sender.value, citizen_id, message.channel, language, now)
         transaction.put_new(new, tag="identity link")
@@ -106,7 +134,15 @@ def _record_once(message: InboundMessage, action: str, now: datetime) -> Inbound
         citizen_id = link.citizen_id
         language = link.language or message.agency.default_language
         if action != consent.HELP:
-            _change_consent(transaction, citizen_id, message.channel, action, stamp)
+            profile = CitizenProfile.get(citizen_key(citizen_id), "PROFILE")
+            changed = _changes_consent(profile, agency_id, message.channel, action)
+            if changed:
+                _change_consent(transaction, profile, key, action, stamp)
+            else:
+                # A keyword counts as changing nothing only if the profile is unchanged at commit.
+                transaction.check(
+                    profile, CitizenProfile.updated_at == profile.updated_at, tag="profile"
+                )
 
     contact = new_contact(
         contact_id=contact_id_for(message.channel, message.external_id),
@@ -123,12 +159,13 @@ def _record_once(message: InboundMessage, action: str, now: datetime) -> Inbound
         identity_verified=sender.verified,
     )
     contact.consent_action = action
+    contact.consent_changed = changed
     transaction.put_new(contact, tag="contact")
     transaction.put_new(
         new_marker(message.channel, message.external_id, contact, now), tag="dedupe"
     )
     transaction.commit()
-    return InboundResult(
+    result = InboundResult(
         contact_id=contact.contact_id,
         citizen_id=citizen_id,
         case_id=None,
@@ -137,23 +174,38 @@ def _record_once(message: InboundMessage, action: str, now: datetime) -> Inbound
         duplicate=False,
         language=language,
     )
+    return result, changed
+
+
+def _changes_consent(profile: CitizenProfile, agency_id: str, channel: str, action: str) -> bool:
+    """Return whether an opt-out or opt-in changes the citizen's consent on the agency's channel.
+
+    An opt-out changes it unless the agency's own opt-out is stored. An opt-out that only
+    `opted_out_channels` covers is stored per agency, so that agency confirms it once.
+    An opt-in changes it while the channel is opted out, or when no consent was ever
+    recorded there.
+    """
+    if action == consent.OPT_OUT:
+        return consent_key(agency_id, channel) not in (profile.opt_outs or set())
+    if profile.is_opted_out(agency_id, channel):
+        return True
+    return profile.consent_changed_on(agency_id, channel) is None
 
 
 def _change_consent(
-    transaction: Transaction, citizen_id: str, channel: str, action: str, stamp: str
+    transaction: Transaction, profile: CitizenProfile, key: str, action: str, stamp: str
 ) -> None:
-    """Add the profile's opt-out or opt-in of `channel` to the transaction.
+    """Add the profile's opt-out or opt-in of one agency's channel to the transaction.
 
     The whole `consent_changed_at` map is written, because DynamoDB cannot set a key of
     a map that does not exist yet, and profiles written before this attribute lack it.
     """
-    profile = CitizenProfile.get(citizen_key(citizen_id), "PROFILE")
     changed_at = dict(profile.consent_changed_at.as_dict() if profile.consent_changed_at else {})
-    changed_at[channel] = stamp
-    opted_out = CitizenProfile.opted_out_channels
-    change = opted_out.add({channel}) if action == consent.OPT_OUT else opted_out.delete({channel})
+    changed_at[key] = stamp
+    opt_outs = CitizenProfile.opt_outs
+    change = opt_outs.add({key}) if action == consent.OPT_OUT else opt_outs.delete({key})
     transaction.update(
-        CitizenProfile(citizen_key(citizen_id), "PROFILE"),
+        CitizenProfile(profile.pk, "PROFILE"),
         [
             change,
             CitizenProfile.consent_changed_at.set(changed_at),

@@ -3,7 +3,9 @@
 Providers report statuses out of order and more than once, and WhatsApp may send "read"
 without "delivered". Each outbound contact stores the rank of its status
 (`chalicelib.channels.whatsapp.status_rank`), and every update is conditional on a lower
-stored rank, so duplicates and late arrivals change nothing.
+stored rank, so duplicates and late arrivals change nothing. A failed status stores the
+provider's error codes, and a later delivered or read removes them again, because the
+message did arrive.
 """
 
 from collections.abc import Iterable
@@ -25,6 +27,7 @@ from chalicelib.store.models import (
 )
 
 OUTBOUND = "outbound"
+FAILED_RANK = status_rank("failed")
 # How far before a Messenger watermark outbound messages are looked for. Meta allows a
 # page's standard messages within 24 hours of the person's last message, so older
 # messages were delivered or read long before.
@@ -118,6 +121,8 @@ def _update(
     ]
     if error_codes:
         actions.append(Contact.delivery_errors.set(set(error_codes)))
+    if rank > FAILED_RANK:
+        actions += [Contact.delivery_errors.remove(), Contact.error_code.remove()]
     # pk.exists() keeps a pointer whose contact is gone from creating a stray item.
     newer = Contact.delivery_rank.does_not_exist() | (Contact.delivery_rank < rank)
     try:

@@ -2,8 +2,9 @@
 
 Only channel-verified identities from the profile and the case's own chat session are
 used. A phone or email typed into a form is a claim, so nothing about a case is sent
-there. A channel the citizen opted out of is passed over, except by the reply that
-confirms a consent keyword on that same channel.
+there. A channel the citizen opted out of at the sending agency is passed over, except
+by the reply that confirms a consent keyword on that same channel. An opt-out at
+another agency's number or page does not count.
 """
 
 from dataclasses import dataclass
@@ -64,13 +65,14 @@ def channel_order(first: str | None, preferred: str | None, fallback: bool) -> l
 
 def route_for(
     channel: str,
+    agency_id: str,
     profile: CitizenProfile | None,
     first: Route | None,
     session_id: str | None,
     consent_reply: bool,
 ) -> Route | Skip:
-    """Return where `channel` reaches the citizen, or why it cannot take the message."""
-    opted_out = profile is not None and channel in (profile.opted_out_channels or set())
+    """Return where `channel` reaches the citizen for the agency, or why it cannot."""
+    opted_out = profile is not None and profile.is_opted_out(agency_id, channel)
     if opted_out and not consent_reply:
         return Skip(channel, OPTED_OUT)
     if first is not None and first.channel == channel:

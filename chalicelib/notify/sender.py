@@ -249,7 +249,12 @@ def deliver(request: Outbound, first: Route | None, fallback: bool = True) -> De
     skipped: list[dict[str, str]] = [{}]
     for channel in routing.channel_order(first.channel if first else None, preferred, fallback):
         route = routing.route_for(
-            channel, profile, first, request.session_id, request.consent_action is not None
+            channel,
+            request.agency.agency_id,
+            profile,
+            first,
+            request.session_id,
+            request.consent_action is not None,
         )
         attempt = (
             not_sent(channel, route.reason)

@@ -68,6 +68,11 @@ def shared_botocore_session() -> botocore.session.Session:
     return _sessions.session
 
 
+def consent_key(agency_id: str, channel: str) -> str:
+    """Return the key of one agency's channel in a profile's `opt_outs` and `consent_changed_at`."""
+    return f"{agency_id}#{channel}"
+
+
 def citizen_key(citizen_id: str) -> str:
     return f"CITIZEN#{citizen_id}"
 
@@ -145,15 +150,38 @@ class CitizenProfile(TableItem):
     # those items, so that a profile lists its identities without an index.
     verified_identities = UnicodeSetAttribute(null=True)
     claimed_identities = UnicodeSetAttribute(null=True)
-    # Channels the citizen opted out of by sending STOP, BAJA or another opt-out
-    # keyword, which get no messages until an opt-in keyword, and the UTC time each
-    # channel's consent last changed (channel name → time).
-    opted_out_channels = UnicodeSetAttribute(null=True)
+    # The agency channels the citizen opted out of, as `<agency id>#<channel>`
+    # (`consent_key`): STOP, BAJA or another opt-out keyword sent to that agency's
+    # number or page. Carriers and Meta keep opt-outs per sending number and page, so
+    # the other agencies' messages on the same channel still go out. An opt-in
+    # keyword to the same agency removes the entry.
+    opt_outs = UnicodeSetAttribute(null=True)
+    # The UTC time each agency channel's consent last changed, keyed like `opt_outs`.
+    # Profiles written before consent was kept per agency also have keys that are a
+    # bare channel name.
     consent_changed_at = MapAttribute(null=True)
+    # Channels opted out before consent was kept per agency. Read by `is_opted_out`
+    # and never written any more.
+    opted_out_channels = UnicodeSetAttribute(null=True)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     # Incremented by changes a person makes; those writes are conditional on it.
     version = NumberAttribute(default=1)
+
+    def consent_changed_on(self, agency_id: str, channel: str) -> str | None:
+        """Return when consent last changed on the agency's channel, or None if it never did."""
+        changed_at = self.consent_changed_at.as_dict() if self.consent_changed_at else {}
+        return changed_at.get(consent_key(agency_id, channel))
+
+    def is_opted_out(self, agency_id: str, channel: str) -> bool:
+        """Return whether the citizen opted out of the agency's messages on `channel`."""
+        if consent_key(agency_id, channel) in (self.opt_outs or set()):
+            return True
+        # NOTE: an opt-out in `opted_out_channels` does not name the agency whose number
+        # received it, so it stops every agency's messages on that channel until the
+        # citizen opts in again at each agency, which records consent_changed_on.
+        legacy = channel in (self.opted_out_channels or set())
+        return legacy and self.consent_changed_on(agency_id, channel) is None
 
 
 class OpenCase(MapAttribute):
@@ -219,6 +247,9 @@ class Contact(TableItem):
     template = UnicodeAttribute(null=True)
     # "opt_out", "opt_in" or "help" on a contact of kind "consent".
     consent_action = UnicodeAttribute(null=True)
+    # On an inbound opt-out or opt-in: whether it changed the citizen's consent on the
+    # agency's channel. A repeated STOP or START is False and gets no confirmation.
+    consent_changed = BooleanAttribute(null=True)
     # The `sub` of the agent who sent an outbound reply.
     agent_id = UnicodeAttribute(null=True)
     occurred_at = UnicodeAttribute()

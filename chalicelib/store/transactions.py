@@ -14,6 +14,8 @@ from chalicelib.store.models import TableItem, shared_botocore_session
 
 # The tag of the dedupe marker; its failed condition means "already recorded".
 DEDUPE = "dedupe"
+# The order in which pynamodb's TransactWrite sends each kind of operation.
+_SEND_ORDER = {"check": 0, "put": 1, "update": 2}
 
 
 class TransactionConflictError(ConflictError):
@@ -59,6 +61,10 @@ class Transaction:
     def update(self, item: Any, actions: list, tag: str, condition: Any = None) -> None:
         self._operations.append(("update", tag, item, condition, actions))
 
+    def check(self, item: Any, condition: Any, tag: str) -> None:
+        """Make the commit conditional on a stored item that it does not write."""
+        self._operations.append(("check", tag, item, condition, None))
+
     def __len__(self) -> int:
         return len(self._operations)
 
@@ -68,13 +74,17 @@ class Transaction:
         Raises DuplicateEventError when the dedupe marker exists, and
         TransactionConflictError naming the other conditions that failed.
         """
-        # pynamodb sends puts before updates, and cancellation reasons follow
-        # the order sent, so the operations are sorted the same way first.
-        operations = sorted(self._operations, key=lambda operation: operation[0] != "put")
+        # pynamodb sends condition checks, then puts, then updates, and cancellation
+        # reasons follow the order sent, so the operations are sorted the same way first.
+        operations = sorted(self._operations, key=lambda operation: _SEND_ORDER[operation[0]])
         try:
             with TransactWrite(connection=_connection()) as transaction:
                 for kind, _, item, condition, actions in operations:
-                    if kind == "put":
+                    if kind == "check":
+                        transaction.condition_check(
+                            type(item), item.pk, item.sk, condition=condition
+                        )
+                    elif kind == "put":
                         transaction.save(item, condition=condition)
                     else:
                         transaction.update(

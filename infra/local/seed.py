@@ -92,6 +92,9 @@ OTHER_AGENCY = {
     ),
     "messenger_page_id": "104837265519911",
     "email_address": "atencion@agua.ventanilla.example",
+    "contact_options": (
+        "Llame al 55 5000 0200 (lun-vie 8-16 h) o escriba a atencion@agua.ventanilla.example"
+    ),
 }
 
 AGENCIES = (DEMO_AGENCY, OTHER_AGENCY)

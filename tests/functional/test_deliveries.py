@@ -93,6 +93,66 @@ def test_status_delivered_after_failed_wins(client, demo_agency):
     assert stored(keys)["delivery_status"] == "delivered"
 
 
+def test_status_delivered_after_failed_clears_errors(client, demo_agency):
+    keys = hooks.seed_outbound("whatsapp", FAILED_WAMID, CITIZEN)
+    failed = sample_statuses()[3]
+    delivered = {**failed, "status": "delivered", "timestamp": "1796400070"}
+    del delivered["errors"]
+
+    post_statuses(client, demo_agency, [failed])
+    post_statuses(client, demo_agency, [delivered])
+
+    contact = stored(keys)
+    assert contact["delivery_status"] == "delivered"
+    assert "delivery_errors" not in contact
+    assert "error_code" not in contact
+
+
+def test_status_batch_failed_then_read_clears_errors(client, demo_agency):
+    keys = hooks.seed_outbound("whatsapp", FAILED_WAMID, CITIZEN)
+    failed = sample_statuses()[3]
+    read = {**failed, "status": "read", "timestamp": "1796400090"}
+    del read["errors"]
+
+    post_statuses(client, demo_agency, [failed, read])
+
+    contact = stored(keys)
+    assert contact["delivery_status"] == "read"
+    assert "delivery_errors" not in contact
+
+
+def test_status_failed_after_read_stores_no_errors(client, demo_agency):
+    keys = hooks.seed_outbound("whatsapp", FAILED_WAMID, CITIZEN)
+    failed = sample_statuses()[3]
+    read = {**failed, "status": "read", "timestamp": "1796400090"}
+    del read["errors"]
+
+    post_statuses(client, demo_agency, [read, failed])
+    post_statuses(client, demo_agency, [failed])
+
+    contact = stored(keys)
+    assert contact["delivery_status"] == "read"
+    assert "delivery_errors" not in contact
+
+
+def test_status_read_clears_error_code_of_contact(client, demo_agency):
+    keys = hooks.seed_outbound("whatsapp", FAILED_WAMID, CITIZEN)
+    support.table().update_item(
+        Key=keys,
+        UpdateExpression="SET error_code = :code, delivery_errors = :codes",
+        ExpressionAttributeValues={":code": "131026", ":codes": {131026}},
+    )
+    read = {**sample_statuses()[3], "status": "read"}
+    del read["errors"]
+
+    post_statuses(client, demo_agency, [read])
+
+    contact = stored(keys)
+    assert contact["delivery_status"] == "read"
+    assert "error_code" not in contact
+    assert "delivery_errors" not in contact
+
+
 def test_status_of_unknown_message_is_ignored(client, demo_agency):
     before = support.scan_items()
 

@@ -365,7 +365,7 @@ def test_messenger_outside_window_notice_is_not_sent(graph):
 def test_email_request_with_reference_subject(ses, sms, demo_agency):
     citizen_id, case_id = sms_citizen()
     notify_support.link_identity(citizen_id, "email", EMAIL)
-    notify_support.set_profile(citizen_id, opted_out_channels={"sms"})
+    notify_support.set_profile(citizen_id, opt_outs={"demo#sms"})
     reference = support.case_item(case_id)["reference"]
 
     delivery = notify(citizen_id, "Adjuntamos el dictamen.", case_id)
@@ -385,7 +385,7 @@ def test_email_request_with_reference_subject(ses, sms, demo_agency):
 def test_email_reply_cites_last_message_id(ses, sms):
     citizen_id, case_id = sms_citizen()
     notify_support.link_identity(citizen_id, "email", EMAIL)
-    notify_support.set_profile(citizen_id, opted_out_channels={"sms"})
+    notify_support.set_profile(citizen_id, opt_outs={"demo#sms"})
     support.table().update_item(
         Key={"pk": f"IDENTITY#email#{EMAIL}", "sk": "LINK"},
         UpdateExpression="SET open_cases = :cases",
@@ -411,7 +411,7 @@ def test_email_reply_cites_last_message_id(ses, sms):
 def test_email_send_points_message_id_at_case(ses, sms):
     citizen_id, case_id = sms_citizen()
     notify_support.link_identity(citizen_id, "email", EMAIL)
-    notify_support.set_profile(citizen_id, opted_out_channels={"sms"})
+    notify_support.set_profile(citizen_id, opt_outs={"demo#sms"})
 
     delivery = notify(citizen_id, "Respuesta.", case_id)
 
@@ -424,7 +424,7 @@ def test_email_send_points_message_id_at_case(ses, sms):
 def test_email_unverified_sender_address_fails_and_is_recorded(aws, sms):
     citizen_id, case_id = sms_citizen()
     notify_support.link_identity(citizen_id, "email", EMAIL)
-    notify_support.set_profile(citizen_id, opted_out_channels={"sms"})
+    notify_support.set_profile(citizen_id, opt_outs={"demo#sms"})
 
     delivery = notify(citizen_id, "Respuesta.", case_id)
 
@@ -548,7 +548,7 @@ def test_failed_send_writes_no_pointer(graph, sms):
 def test_opted_out_channel_falls_back(graph, sms):
     citizen_id, case_id = whatsapp_citizen()
     notify_support.link_identity(citizen_id, "phone", CITIZEN_PHONE)
-    notify_support.set_profile(citizen_id, opted_out_channels={"whatsapp"})
+    notify_support.set_profile(citizen_id, opt_outs={"demo#whatsapp"})
     requests_before = len(graph.requests)
 
     delivery = notify(citizen_id, "Su caso fue asignado.", case_id)
@@ -563,7 +563,7 @@ def test_opted_out_channel_falls_back(graph, sms):
 
 def test_opted_out_only_channel_records_not_sent(sms):
     citizen_id, case_id = sms_citizen()
-    notify_support.set_profile(citizen_id, opted_out_channels={"sms"})
+    notify_support.set_profile(citizen_id, opt_outs={"demo#sms"})
     sent_before = len(sms.sent)
 
     delivery = notify(citizen_id, "Su caso fue asignado.", case_id)

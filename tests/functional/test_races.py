@@ -75,3 +75,25 @@ def test_sms_at_once_after_stale_case_open_one_case(client: Client, outbox, monk
     assert errors == [None] * THREADS
     assert len(support.items_of_kind("CASE#", "CASE")) == 2
     assert len(outbox.sent) == sent_before + 1
+
+
+def test_stops_at_once_confirmed_once(client: Client, outbox, monkeypatch):
+    from app import app
+
+    support.invoke_sms(client, support.sms_event("sms_first_message"))
+    support.serialize_moto_requests(monkeypatch)
+    handler = app.handler_map["inbound_sms"]
+    sent_before = len(outbox.sent)
+
+    def deliver(index):
+        event = support.sms_event(
+            "sms_first_message", messageBody="STOP", inboundMessageId=f"stop-{index}"
+        )
+        return handler(event, LambdaContext("inbound_sms", memory_size=512))
+
+    errors = run_together(deliver)
+
+    assert errors == [None] * THREADS
+    assert len(outbox.sent) == sent_before + 1
+    keywords = [item for item in support.contacts("inbound") if item["kind"] == "consent"]
+    assert sorted(item["consent_changed"] for item in keywords) == [False] * 3 + [True]

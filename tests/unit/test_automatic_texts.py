@@ -5,7 +5,7 @@ import pytest
 from chalicelib.journey import consent, prompts
 from chalicelib.journey.references import format_reference, new_reference
 from chalicelib.notify.segments import fits_one_segment, segment_count
-from infra.local.seed import DEMO_AGENCY
+from infra.local.seed import AGENCIES
 
 # A reference as citizens receive it, and one of the longest forms a reference takes.
 REFERENCES = [format_reference(new_reference()), "999-999-999"]
@@ -21,11 +21,12 @@ def automatic_texts():
             )
         for kind in (consent.OPT_OUT, consent.OPT_IN):
             yield f"{kind}-{language}", consent.confirmation_text(kind, language)
-        options = DEMO_AGENCY["contact_options"]
-        yield (
-            f"help-{language}",
-            consent.confirmation_text(consent.HELP, language, contact_options=options),
-        )
+        for agency in AGENCIES:
+            options = agency["contact_options"]
+            yield (
+                f"help-{agency['agency_id']}-{language}",
+                consent.confirmation_text(consent.HELP, language, contact_options=options),
+            )
 
 
 @pytest.mark.parametrize(("name", "text"), list(automatic_texts()))
@@ -33,5 +34,6 @@ def test_automatic_text_fits_one_segment(name, text):
     assert fits_one_segment(text), f"{name}: {segment_count(text)} segments: {text!r}"
 
 
-def test_demo_contact_options_fit_help_text():
-    assert len(DEMO_AGENCY["contact_options"]) <= consent.MAX_CONTACT_OPTIONS_LENGTH
+@pytest.mark.parametrize("agency", AGENCIES, ids=lambda agency: agency["agency_id"])
+def test_seeded_contact_options_fit_help_text(agency):
+    assert len(agency["contact_options"]) <= consent.MAX_CONTACT_OPTIONS_LENGTH

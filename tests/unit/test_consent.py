@@ -83,6 +83,44 @@ def test_consent_other_text_is_none(text):
     assert classify(text) is None
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "stop\u200b",
+        "\u200bSTOP",
+        "\ufeffstop",
+        "STOP\ufeff",
+        "\u2060stop\u2060",
+        "\u00a0STOP\u00a0",
+        "stop\u202f",
+        "\u3000STOP",
+        "STOP\u200e",
+        "\u200fSTOP",
+        "stop\u00ad",
+        "\u200b\u00a0 Stop. \u200d",
+        "ARRÊT\u200b",
+        "baja\u2028",
+    ],
+)
+def test_consent_keyword_with_invisible_padding(text):
+    assert classify(text) == OPT_OUT
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "stop\u200bsending me bills",
+        "stop\u00a0sending me bills",
+        "STOP\u200bSTOP",
+        "\u200bquiero darme de baja\u200b",
+        "\u200b",
+        "\ufeff\u00a0",
+    ],
+)
+def test_consent_invisible_characters_make_no_keyword(text):
+    assert classify(text) is None
+
+
 def test_consent_keywords_are_upper_case_without_accents():
     assert all(keyword == keyword.upper() and keyword.isascii() for keyword in KEYWORDS)
 
