@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from chalicelib.agents.access import Agent, HiddenError
 from chalicelib.agents.cases import _visible_case as visible_case
 from chalicelib.agents.schemas import AppointmentEntry
-from chalicelib.appointments import actions, lifecycle
+from chalicelib.appointments import actions, lifecycle, rescheduling
 from chalicelib.appointments.statuses import CANCELLED, CONFIRMED
 from chalicelib.clock import isoformat_z
 from chalicelib.journey.references import format_reference
@@ -54,6 +54,18 @@ def change(agent: Agent, case_id: str, status: str) -> lifecycle.Change:
     if status == CONFIRMED:
         return actions.confirm(appointment, AGENT_CHANNEL)
     raise ValueError(f"unexpected status {status!r}")
+
+
+def reschedule(
+    agent: Agent, case_id: str, office: str | None, starts_at: datetime
+) -> lifecycle.Change:
+    """Move the appointment of a case of the agent's agency to another slot."""
+    case = visible_case(agent, case_id)
+    appointment = lifecycle.appointment_of(case.case_id)
+    moved = rescheduling.reschedule(
+        agent.agency, appointment, office or appointment.office, starts_at, AGENT_CHANNEL
+    )
+    return lifecycle.Change(moved, moved.status, changed=True)
 
 
 def _entry(item: Appointment) -> AppointmentEntry:

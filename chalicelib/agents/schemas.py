@@ -150,5 +150,9 @@ class AppointmentChange(_Response):
     case_id: str
     case_reference: str
     status: str
+    office: str
+    starts_at: str
+    # Incremented by each reschedule; each occurrence has its own reminder.
+    occurrence: int
     # False when the appointment already had this status, or could no longer change.
     changed: bool

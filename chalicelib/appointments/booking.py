@@ -150,7 +150,7 @@ def book(
     settings = settings_of(agency)
     settings.check(service, office)
     reminders.check_calendar(settings)
-    slot = _slot(agency, service, office, isoformat_z(starts_at))
+    slot = slot_of(agency, service, office, isoformat_z(starts_at))
     now = utc_now()
     if parse_utc(slot.starts_at) <= now:
         raise ValidationError("starts_at: the slot has already started", field="starts_at")
@@ -195,7 +195,8 @@ def booked_text(
     )
 
 
-def _slot(agency: AgencyConfig, service: str, office: str, starts_at: str) -> AppointmentSlot:
+def slot_of(agency: AgencyConfig, service: str, office: str, starts_at: str) -> AppointmentSlot:
+    """Return the slot of a service at an office and UTC start; raises NotFoundError."""
     try:
         return AppointmentSlot.get(
             agency_key(agency.agency_id), slot_sort_key(service, office, starts_at)

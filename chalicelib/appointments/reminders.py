@@ -330,6 +330,10 @@ def _deliver(
         template=REMINDER_TEMPLATE,
         language=language,
         session_id=case.session_id,
+        choices=(
+            (CONFIRM_CHOICE, texts.text("choice_confirm", language)),
+            (CANCEL_CHOICE, texts.text("choice_cancel", language)),
+        ),
     )
     delivery = sender.deliver(request, Route(channel), fallback=False)
     sender.record(delivery)

@@ -103,7 +103,23 @@ class AppointmentsQuery(_Request):
 
 
 class AppointmentChangeRequest(_Request):
-    status: Literal["confirmed", "cancelled"]
+    """A new status, or a new slot (`starts_at`, and `office` when it changes too)."""
+
+    status: Literal["confirmed", "cancelled"] | None = None
+    starts_at: dt.datetime | None = None
+    office: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+
+    def checked(self) -> "AppointmentChangeRequest":
+        """Return the request; raises ValidationError unless it gives status or starts_at."""
+        if (self.status is None) == (self.starts_at is None):
+            raise ValidationError(
+                "body: give either status (confirmed or cancelled) or starts_at", field="body"
+            )
+        if self.starts_at is not None and self.starts_at.tzinfo is None:
+            raise ValidationError(
+                "starts_at: expected a UTC time such as 2026-12-07T15:00:00Z", field="starts_at"
+            )
+        return self
 
 
 # Field names that the audit reason of a validation failure may contain: the path
@@ -250,12 +266,18 @@ def change_appointment(request: Any, case_id: str) -> Response:
     resource = _resource("cases/{case_id}/appointment", case_id=case_id)
     with _acting(request, access.CHANGE_APPOINTMENT, resource) as agent:
         _check_id(case_id, "case_id")
-        body = body_as(AppointmentChangeRequest, request.raw_body)
-        change = agent_appointments.change(agent, case_id, body.status)
+        body = body_as(AppointmentChangeRequest, request.raw_body).checked()
+        if body.starts_at is not None:
+            change = agent_appointments.reschedule(agent, case_id, body.office, body.starts_at)
+        else:
+            change = agent_appointments.change(agent, case_id, body.status)
         result = AppointmentChange(
             case_id=case_id,
             case_reference=format_reference(change.appointment.reference),
             status=change.status,
+            office=change.appointment.office,
+            starts_at=change.appointment.starts_at,
+            occurrence=int(change.appointment.occurrence),
             changed=change.changed,
         )
     return _respond(result)

@@ -268,7 +268,10 @@ def test_reminder_on_whatsapp_confirmed_by_sms(client, graph, sms):
 
     (reminder,) = graph.to("/messages")
     assert reminder.body["to"] == appointments.WHATSAPP_ID.lstrip("+")
-    assert case["response"]["case_reference"] in reminder.body["text"]["body"]
+    interactive = reminder.body["interactive"]
+    assert case["response"]["case_reference"] in interactive["body"]["text"]
+    buttons = [button["reply"]["id"] for button in interactive["action"]["buttons"]]
+    assert buttons == ["confirm-appointment", "cancel-appointment"]
     support.invoke_sms(client, appointments.sms_reply("Sí", "sms-confirm-1"))
     run_workflow_tasks(client, until=_succeeded(case_id))
 
@@ -502,16 +505,64 @@ def test_agent_cancels_appointment_of_own_agency(client, agent_headers, water_ag
 
     hidden = support.post_json(client, path, {"status": "cancelled"}, water_agent_headers)
     invalid = support.post_json(client, path, {"status": "booked"}, agent_headers)
+    neither = support.post_json(client, path, {}, agent_headers)
     response = support.post_json(client, path, {"status": "cancelled"}, agent_headers)
 
     assert hidden.status_code == 404
     assert invalid.status_code == 400
     assert invalid.json_body["error"]["field"] == "status"
+    assert neither.status_code == 400
+    assert neither.json_body["error"]["field"] == "body"
     assert response.status_code == 200
     assert response.json_body["status"] == "cancelled"
     assert response.json_body["changed"] is True
     assert appointments.slot(start)["booked"] == 0
     assert appointments.run(case["case_id"])["status"] == "stopped"
+
+
+def test_agent_reschedule_starts_new_occurrence(client, agent_headers):
+    appointments.configure()
+    first = appointments.put_slot(appointments.in_hours(30))
+    second = appointments.put_slot(appointments.in_hours(54), office="norte", capacity=1)
+    case = appointments.booked(client, first)
+    path = f"/cases/{case['case_id']}/appointment"
+
+    response = support.post_json(
+        client, path, {"starts_at": second, "office": "norte"}, agent_headers
+    )
+    again = support.post_json(client, path, {"starts_at": second, "office": "norte"}, agent_headers)
+
+    assert response.status_code == 200, response.json_body
+    assert response.json_body["occurrence"] == 2
+    assert response.json_body["starts_at"] == second
+    assert appointments.slot(first)["booked"] == 0
+    assert appointments.slot(second, office="norte")["booked"] == 1
+    assert again.status_code == 400
+    item = appointments.appointment(case["case_id"])
+    assert item["status"] == "booked"
+    assert item["office"] == "norte"
+    assert appointments.run(case["case_id"])["status"] == "stopped"
+    new_run = support.get_item(f"CASE#{case['case_id']}", "WORKFLOW#appointment_reminder#2")
+    assert new_run["status"] == "running"
+    assert appointments.steps(case["citizen_id"]) == [("rescheduled", "agent")]
+    citizen_case = support.get_item(f"CITIZEN#{case['citizen_id']}", f"CASE#{case['case_id']}")
+    assert citizen_case["appointment_starts_at"] == second
+
+
+def test_agent_reschedule_to_full_slot_is_conflict(client, agent_headers):
+    appointments.configure()
+    first = appointments.put_slot(appointments.in_hours(30))
+    full = appointments.put_slot(appointments.in_hours(54), capacity=1, booked=1)
+    case = appointments.booked(client, first)
+
+    response = support.post_json(
+        client, f"/cases/{case['case_id']}/appointment", {"starts_at": full}, agent_headers
+    )
+
+    assert response.status_code == 409
+    assert response.json_body["error"]["field"] == "starts_at"
+    assert appointments.slot(first)["booked"] == 1
+    assert appointments.appointment(case["case_id"])["occurrence"] == 1
 
 
 def test_call_list_of_other_agency_is_not_found(client, water_agent_headers):
