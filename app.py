@@ -3,7 +3,7 @@
 from chalice import Chalice
 
 from chalicelib import settings
-from chalicelib.channels import agent_api, chat, connect, inbound_email, sms, webhooks
+from chalicelib.channels import agent_api, appointments, chat, connect, inbound_email, sms, webhooks
 from chalicelib.channels.http import handle_errors, json_response
 from chalicelib.observability import logging_middleware
 from chalicelib.workflows import tasks
@@ -123,3 +123,36 @@ def inbound_email_handler(event):
 def workflow_tasks(event):
     for record in event:
         tasks.handle(record.to_dict())
+
+
+@app.route("/agencies/{agency_id}/slots", methods=["GET"])
+@handle_errors
+def list_appointment_slots(agency_id):
+    return appointments.list_slots(agency_id, app.current_request.query_params)
+
+
+@app.route("/appointments", methods=["POST"])
+@handle_errors
+def book_appointment():
+    return appointments.book_from_form(app.current_request.raw_body)
+
+
+@app.route("/chat/sessions/{session_id}/appointments", methods=["POST"])
+@handle_errors
+def book_chat_appointment(session_id):
+    request = app.current_request
+    return appointments.book_from_chat(session_id, request.headers, request.raw_body)
+
+
+@app.route(
+    "/reports/agencies/{agency_id}/appointments", methods=["GET"], authorizer=agent_authorizer
+)
+@handle_errors
+def list_agency_appointments(agency_id):
+    return agent_api.list_appointments(app.current_request, agency_id)
+
+
+@app.route("/cases/{case_id}/appointment", methods=["POST"], authorizer=agent_authorizer)
+@handle_errors
+def change_case_appointment(case_id):
+    return agent_api.change_appointment(app.current_request, case_id)

@@ -27,6 +27,7 @@ import boto3
 from chalice.test import Client
 from moto import mock_aws
 
+from benchmarks import appointments
 from tests import support_notify as notify_hooks
 from tests import support_webhooks as hooks
 from tests.support_calls import AwsCallLog, count_aws_calls, stub_send_text_message
@@ -593,6 +594,10 @@ SCENARIOS = (
     Scenario(REPLIES, "Messenger case, inside the window, warm", reply_messenger),
     Scenario(REPLIES, "email case, warm", reply_email),
     Scenario(REPLIES, "web chat case, warm", reply_chat),
+    Scenario(
+        appointments.BOOK_FORM, "web form, new provisional profile, warm", appointments.book_form
+    ),
+    Scenario(appointments.BOOK_CHAT, "chat session, warm", appointments.book_chat),
 )
 
 
@@ -633,6 +638,12 @@ def main() -> None:
         )
         rows.append((scenario, log))
     print(markdown_table(rows))
+    runs = []
+    for run_scenario in appointments.RUN_SCENARIOS:
+        with fresh_stack() as driver:
+            runs.append((run_scenario, run_scenario.run(driver)))
+    print()
+    print(appointments.runs_table(runs))
 
 
 if __name__ == "__main__":

@@ -37,6 +37,8 @@ class AgencyConfig:
     contact_options: str | None = None
     # Approved WhatsApp templates: purpose → language → {"name", "language", "parameters"}.
     whatsapp_templates: dict = field(default_factory=dict)
+    # Services, offices and reminder settings; chalicelib/appointments/settings.py reads them.
+    appointments: dict = field(default_factory=dict)
 
     def language_for(self, requested: str | None) -> str:
         """Return the requested language if the agency serves it, else its default."""
@@ -88,6 +90,7 @@ def get_agency(agency_id: str) -> AgencyConfig:
         whatsapp_social_phone_number_arn=item.whatsapp_social_phone_number_arn,
         messenger_page_id=item.messenger_page_id,
         email_address=item.email_address,
+        appointments=_as_dict(item.appointments),
     )
     _agencies[agency_id] = (time.monotonic(), config)
     return config

@@ -126,3 +126,37 @@ class ReplyResult(_Response):
     duplicate: bool
     # "sent" once a provider accepted it, "delivered" once it is in the chat session.
     delivery_status: str
+
+
+class AppointmentEntry(_Response):
+    case_id: str
+    case_reference: str
+    citizen_id: str
+    service: str
+    office: str
+    starts_at: str
+    status: str
+    booked_on: str
+    # Channels the reminder went out on, in order.
+    reminder_channels: list[str]
+    answered_on: str | None = None
+
+
+class AppointmentList(_Response):
+    agency_id: str
+    status: str
+    # The agency's local day, YYYY-MM-DD.
+    date: str
+    appointments: list[AppointmentEntry]
+
+
+class AppointmentChange(_Response):
+    case_id: str
+    case_reference: str
+    status: str
+    office: str
+    starts_at: str
+    # Incremented by each reschedule; each occurrence has its own reminder.
+    occurrence: int
+    # False when the appointment already had this status, or could no longer change.
+    changed: bool

@@ -19,27 +19,31 @@ an authorizer's result per token for `AUTHORIZER_TTL_SECONDS`, which is why the
 policy covers all agent routes and why the guard re-checks the expiry.
 """
 
+import datetime as dt
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 from chalice import AuthResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.agents import access, audit, cases, citizens, timeline
+from chalicelib.agents import appointments as agent_appointments
 from chalicelib.agents.access import Agent
 from chalicelib.agents.audit import AuditRecord
+from chalicelib.agents.schemas import AppointmentChange, AppointmentList
 from chalicelib.auth.principal import KeyUnavailableError, Principal
 from chalicelib.channels.http import body_as, json_response
 from chalicelib.channels.validation import validate
 from chalicelib.errors import UnauthorizedError, ValidationError
+from chalicelib.journey.references import format_reference
 from chalicelib.observability import logger, start_event
 from chalicelib.settings import get_settings
 
 AUTHORIZER_TTL_SECONDS = 300
 # Paths the authorizer's policy allows. In execute-api ARNs, `*` also matches `/`.
-AGENT_ROUTES = ["/citizens/*", "/cases/*"]
+AGENT_ROUTES = ["/citizens/*", "/cases/*", "/reports/*"]
 ANONYMOUS = "anonymous"
 AUTHENTICATE = "authenticate"
 IDEMPOTENCY_HEADER = "idempotency-key"
@@ -53,7 +57,10 @@ _KEY_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _BEARER = re.compile(r"^bearer\s+", re.IGNORECASE)
 _METHOD_PATTERN = re.compile(r"[A-Z]{1,16}")
 # The fixed path segments of the agent routes, which an audit record may repeat.
-_ROUTE_SEGMENTS = frozenset({"citizens", "search", "timeline", "cases", "replies"})
+_ROUTE_SEGMENTS = frozenset(
+    {"citizens", "search", "timeline", "cases", "replies", "reports", "agencies"}
+    | {"appointments", "appointment"}
+)
 
 
 class _Request(BaseModel):
@@ -90,6 +97,31 @@ class ReplyRequest(_Request):
     idempotency_key: str | None = None
 
 
+class AppointmentsQuery(_Request):
+    status: Literal["booked", "confirmed", "unconfirmed", "cancelled"] = "unconfirmed"
+    date: dt.date
+
+
+class AppointmentChangeRequest(_Request):
+    """A new status, or a new slot (`starts_at`, and `office` when it changes too)."""
+
+    status: Literal["confirmed", "cancelled"] | None = None
+    starts_at: dt.datetime | None = None
+    office: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+
+    def checked(self) -> "AppointmentChangeRequest":
+        """Return the request; raises ValidationError unless it gives status or starts_at."""
+        if (self.status is None) == (self.starts_at is None):
+            raise ValidationError(
+                "body: give either status (confirmed or cancelled) or starts_at", field="body"
+            )
+        if self.starts_at is not None and self.starts_at.tzinfo is None:
+            raise ValidationError(
+                "starts_at: expected a UTC time such as 2026-12-07T15:00:00Z", field="starts_at"
+            )
+        return self
+
+
 # Field names that the audit reason of a validation failure may contain: the path
 # parameters, the models' fields and the timeline cursor. Any other field name is
 # an unknown key of the caller's, which can be personal data.
@@ -103,6 +135,9 @@ AUDITED_FIELDS = frozenset(
         *SearchRequest.model_fields,
         *ReplyRequest.model_fields,
         *(f"query.{name}" for name in TimelineQuery.model_fields),
+        "agency_id",
+        *AppointmentChangeRequest.model_fields,
+        *(f"query.{name}" for name in AppointmentsQuery.model_fields),
     }
 )
 
@@ -208,6 +243,44 @@ def post_reply(request: Any, case_id: str) -> Response:
         key = _idempotency_key(body.idempotency_key or request.headers.get(IDEMPOTENCY_HEADER))
         result = cases.reply(agent, case_id, body.text, key)
     return _respond(result, 200 if result.duplicate else 201)
+
+
+def list_appointments(request: Any, agency_id: str) -> Response:
+    resource = "reports/agencies/{agency_id}/appointments"
+    with _acting(request, access.LIST_APPOINTMENTS, resource.format(agency_id=INVALID_ID)) as agent:
+        # The path's agency id is the caller's text, so the record repeats only the agent's own.
+        if agency_id == agent.agency_id:
+            agent.audit.resource = resource.format(agency_id=agency_id)
+        query = validate(AppointmentsQuery, dict(request.query_params or {}), prefix="query")
+        entries = agent_appointments.appointments_on(agent, agency_id, query.status, query.date)
+        result = AppointmentList(
+            agency_id=agency_id,
+            status=query.status,
+            date=query.date.isoformat(),
+            appointments=entries,
+        )
+    return _respond(result)
+
+
+def change_appointment(request: Any, case_id: str) -> Response:
+    resource = _resource("cases/{case_id}/appointment", case_id=case_id)
+    with _acting(request, access.CHANGE_APPOINTMENT, resource) as agent:
+        _check_id(case_id, "case_id")
+        body = body_as(AppointmentChangeRequest, request.raw_body).checked()
+        if body.starts_at is not None:
+            change = agent_appointments.reschedule(agent, case_id, body.office, body.starts_at)
+        else:
+            change = agent_appointments.change(agent, case_id, body.status)
+        result = AppointmentChange(
+            case_id=case_id,
+            case_reference=format_reference(change.appointment.reference),
+            status=change.status,
+            office=change.appointment.office,
+            starts_at=change.appointment.starts_at,
+            occurrence=int(change.appointment.occurrence),
+            changed=change.changed,
+        )
+    return _respond(result)
 
 
 @contextmanager

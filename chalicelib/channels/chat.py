@@ -32,9 +32,9 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-class OpenSessionRequest(_Request):
-    agency_id: str = Field(pattern=_ID_PATTERN)
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+class ClaimedContact(_Request):
+    """The phone, email and language a citizen types into a web page, which are only claims."""
+
     phone: str | None = Field(default=None, max_length=32)
     email: str | None = Field(default=None, max_length=254)
     language: str | None = None
@@ -54,6 +54,11 @@ class OpenSessionRequest(_Request):
         if not _EMAIL_PATTERN.match(value):
             raise ValueError("expected an email address such as name@example.org")
         return value.lower()
+
+
+class OpenSessionRequest(ClaimedContact):
+    agency_id: str = Field(pattern=_ID_PATTERN)
+    name: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class PostMessageRequest(_Request):

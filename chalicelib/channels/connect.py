@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pynamodb.exceptions import PynamoDBException
 
 from chalicelib.agencies import AgencyConfig, agency_for_endpoint
+from chalicelib.appointments import phone as appointment_phone
 from chalicelib.channels.validation import validate
 from chalicelib.errors import VentanillaError
 from chalicelib.identity.phones import PhoneNumberError, normalize_phone
@@ -29,9 +30,7 @@ CHANNELS = {"VOICE": VOICE, "CHAT": "connect_chat", "TASK": "task", "EMAIL": "em
 
 # Actions of the contact flow interface that are not built yet. A flow that
 # requests one gets an error answer with a prompt saying the option is not ready.
-PLANNED_ACTIONS = frozenset(
-    {"confirm_appointment", "cancel_appointment", "request_callback", "send_link"}
-)
+PLANNED_ACTIONS = frozenset({"request_callback", "send_link"})
 
 # The language of an error answer to an event that names no agency.
 FALLBACK_LANGUAGE = "es"
@@ -156,6 +155,8 @@ def _run(call: calls.Call, action: str, parameters: dict[str, str], language: st
         return calls.identify(call)
     if action == "case_status":
         return calls.case_status(call, parameters.get("case_reference"))
+    if action in appointment_phone.ACTIONS:
+        return appointment_phone.answer(call, action, parameters.get("case_reference"))
     if action in PLANNED_ACTIONS:
         logger.warning("contact flow action not built yet")
         return calls.error_answer(language, "action_unavailable", prompt="action_unavailable")

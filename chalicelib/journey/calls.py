@@ -19,7 +19,7 @@ from pynamodb.exceptions import DoesNotExist
 from pynamodb.transactions import TransactGet
 
 from chalicelib.agencies import AgencyConfig
-from chalicelib.clock import utc_now
+from chalicelib.clock import isoformat_z, utc_now
 from chalicelib.errors import DuplicateEventError
 from chalicelib.journey import prompts
 from chalicelib.journey.models import OPEN_STATUSES, VOICE, Identity
@@ -84,12 +84,18 @@ def identify(call: Call) -> dict[str, str]:
     elif call.caller is not None:
         caller = _new_caller(call)
     language = _language(call, caller)
-    open_cases = _open_case_count(caller, call.agency.agency_id)
+    cases = _open_cases(caller, call.agency.agency_id)
+    open_cases = len(cases)
+    # Only that an appointment is pending, like the open case count: its time is a
+    # case detail, which needs the case reference.
+    now = isoformat_z(utc_now())
+    pending = any(case.appointment_starts_at and case.appointment_starts_at > now for case in cases)
     answer = {
         "result": "ok",
         "known_caller": "true" if caller.known else "false",
         "language": language,
         "open_cases": str(open_cases),
+        "pending_appointment": "true" if pending else "false",
     }
     # Profile details go only to the owner of a verified identity, never to a claim.
     profile = caller.profile if caller.known else None
@@ -199,18 +205,18 @@ def _language(call: Call, caller: _Caller) -> str:
     return call.agency.language_for(stored or call.language_hint)
 
 
-def _open_case_count(caller: _Caller, agency_id: str) -> int:
-    """Count the caller's open cases at this agency, merged profiles included."""
+def _open_cases(caller: _Caller, agency_id: str) -> list[CitizenCase]:
+    """Return the caller's open cases at this agency, merged profiles included."""
     if caller.profile is None or caller.pending is not None:
-        return 0
+        return []
     citizen_ids = [caller.citizen_id, *sorted(caller.profile.merged_from or ())]
-    count = 0
+    found = []
     for citizen_id in citizen_ids:
         cases = CitizenCase.query(citizen_key(citizen_id), CitizenCase.sk.startswith("CASE#"))
-        count += sum(
-            1 for case in cases if case.agency_id == agency_id and case.status in OPEN_STATUSES
-        )
-    return count
+        found += [
+            case for case in cases if case.agency_id == agency_id and case.status in OPEN_STATUSES
+        ]
+    return found
 
 
 def _greeting(language: str, known: bool, first_name: str | None, open_cases: int) -> str:

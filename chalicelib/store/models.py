@@ -10,6 +10,7 @@ import threading
 import botocore.session
 from pynamodb.attributes import (
     BooleanAttribute,
+    ListAttribute,
     MapAttribute,
     NumberAttribute,
     NumberSetAttribute,
@@ -372,6 +373,9 @@ class CitizenCase(TableItem):
     agency_id = UnicodeAttribute()
     status = UnicodeAttribute()
     opened_at = UnicodeAttribute()
+    # The start of the case's appointment, so the phone line learns of a pending one
+    # from the query that counts open cases.
+    appointment_starts_at = UnicodeAttribute(null=True)
 
 
 class CaseReference(TableItem):
@@ -450,6 +454,8 @@ class Agency(TableItem):
     messenger_page_id = UnicodeAttribute(null=True)
     # The address citizens write to and the agency's replies come from, lower-cased.
     email_address = UnicodeAttribute(null=True)
+    # Services, offices and reminder settings of appointments; see chalicelib/appointments.
+    appointments = MapAttribute(null=True)
 
 
 class AgencyEndpoint(TableItem):
@@ -500,6 +506,81 @@ class WorkflowWait(TableItem):
     expires_at = TTLAttribute(attr_name=TTL_ATTRIBUTE)
 
 
+def slot_sort_key(service: str, office: str, starts_at: str) -> str:
+    return f"SLOT#{service}#{office}#{starts_at}"
+
+
+def hold_sort_key(agency_id: str, service: str) -> str:
+    return f"HOLD#{agency_id}#{service}"
+
+
+def appointment_queue_key(agency_id: str, status: str) -> str:
+    return f"AGENCY#{agency_id}#APPOINTMENT#{status}"
+
+
+class AppointmentSlot(TableItem):
+    """`AGENCY#<id>` / `SLOT#<service>#<office>#<utc start>`: bookable places at one time.
+
+    Booking adds 1 to `booked` on the condition `booked < capacity`, and a
+    cancellation subtracts 1, each in the transaction that changes the appointment.
+    """
+
+    agency_id = UnicodeAttribute()
+    service = UnicodeAttribute()
+    office = UnicodeAttribute()
+    starts_at = UnicodeAttribute()
+    ends_at = UnicodeAttribute()
+    capacity = NumberAttribute()
+    booked = NumberAttribute(default=0)
+
+
+class Appointment(TableItem):
+    """`CASE#<id>` / `APPOINTMENT`: a citizen's place in a slot, on the case it opened.
+
+    The GSI lists an agency's appointments by status and start time, which is the
+    call list of unconfirmed appointments.
+    """
+
+    case_id = UnicodeAttribute()
+    reference = UnicodeAttribute()
+    agency_id = UnicodeAttribute()
+    citizen_id = UnicodeAttribute()
+    service = UnicodeAttribute()
+    office = UnicodeAttribute()
+    slot_sk = UnicodeAttribute()
+    starts_at = UnicodeAttribute()
+    # "booked", "confirmed", "unconfirmed" or "cancelled".
+    status = UnicodeAttribute()
+    language = UnicodeAttribute()
+    # The channel the appointment was booked on: "web", "chat" or "voice".
+    booked_on = UnicodeAttribute()
+    # The reminder workflow's occurrence, incremented by each reschedule.
+    occurrence = NumberAttribute(default=1)
+    # Channels the current occurrence's reminder was sent on, in order.
+    reminder_channels = ListAttribute(of=UnicodeAttribute, null=True)
+    # The channel of the citizen's answer, and when the status last changed.
+    answered_on = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+    by_status = CasesByStatusIndex()
+
+
+class AppointmentHold(TableItem):
+    """`CITIZEN#<id>` / `HOLD#<agency>#<service>`: the citizen's one active appointment.
+
+    The booking transaction puts it on the condition that none exists, that the
+    earlier one is no longer `active` (cancelled), or that its time has passed, so a
+    citizen holds at most one active appointment per service.
+    """
+
+    case_id = UnicodeAttribute()
+    reference = UnicodeAttribute()
+    starts_at = UnicodeAttribute()
+    active = BooleanAttribute(default=True)
+
+
 ENTITIES = (
     CitizenProfile,
     IdentityLink,
@@ -518,4 +599,7 @@ ENTITIES = (
     QuarantinedEmail,
     WorkflowRun,
     WorkflowWait,
+    AppointmentSlot,
+    Appointment,
+    AppointmentHold,
 )

@@ -3,15 +3,25 @@
 Every value here is a development value: no number, page or secret is real.
 """
 
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from chalicelib.clock import isoformat_z
 from chalicelib.settings import (
     META_SECRETS,
     messenger_token_prefix,
     meta_secret_parameter,
     whatsapp_token_parameter,
 )
-from chalicelib.store.models import Agency, AgencyEndpoint, agency_key, endpoint_key
+from chalicelib.store.models import (
+    Agency,
+    AgencyEndpoint,
+    AppointmentSlot,
+    agency_key,
+    endpoint_key,
+    slot_sort_key,
+)
 
 # The secrets of the deployment's Meta app, which serves every agency's WhatsApp number
 # and Messenger page. They are listed with the demo agency for the tests' convenience.
@@ -44,6 +54,47 @@ CASE_UPDATE_TEMPLATES = {
     }
 }
 
+# The reminder of an appointment, as a template the agency registers with Meta for
+# reminders outside the 24-hour window: "Recordatorio de su cita {{1}}: {{2}}".
+APPOINTMENT_REMINDER_TEMPLATES = {
+    "appointment_reminder": {
+        "es": {
+            "name": "ventanilla_appointment_reminder",
+            "language": "es_MX",
+            "parameters": ["case_reference", "text"],
+        },
+        "en": {
+            "name": "ventanilla_appointment_reminder",
+            "language": "en_US",
+            "parameters": ["case_reference", "text"],
+        },
+    }
+}
+
+# Services and offices of the demo agency's appointments; see chalicelib/appointments/settings.py.
+DEMO_APPOINTMENTS = {
+    "services": {
+        "licencias": {
+            "es": "Licencia de conducir",
+            "en": "Driver's license",
+            "pt": "Carteira de motorista",
+        },
+        "predial": {"es": "Pago de predial", "en": "Property tax", "pt": "Imposto predial"},
+    },
+    "offices": {
+        "centro": {"name": "Oficina Centro", "address": "Av. Juárez 1, Centro"},
+        "norte": {"name": "Oficina Norte", "address": "Calzada Vallejo 1000"},
+    },
+    "reminder_hours_before": 24,
+    "answer_wait_hours": 4,
+    "calendar": {},
+}
+# Seeded slots: local start times on each of the next working days, each with places.
+DEMO_SLOT_TIMES = (time(9), time(11), time(13))
+DEMO_SLOT_DAYS = 5
+DEMO_SLOT_MINUTES = 30
+DEMO_SLOT_CAPACITY = 2
+
 DEMO_AGENCY = {
     "agency_id": "demo",
     "name": "Ayuntamiento de Demostración",
@@ -66,7 +117,8 @@ DEMO_AGENCY = {
     "contact_options": (
         "Llame al 55 5000 0100 (lun-vie 9-18 h) o escriba a atencion@demo.ventanilla.example"
     ),
-    "whatsapp_templates": CASE_UPDATE_TEMPLATES,
+    "whatsapp_templates": {**CASE_UPDATE_TEMPLATES, **APPOINTMENT_REMINDER_TEMPLATES},
+    "appointments": DEMO_APPOINTMENTS,
     **DEVELOPMENT_META_SECRETS,
 }
 
@@ -122,6 +174,7 @@ def seed_agency(agency: dict) -> None:
         email_address=agency["email_address"],
         contact_options=agency.get("contact_options"),
         whatsapp_templates=agency.get("whatsapp_templates"),
+        appointments=agency.get("appointments"),
     ).save()
     endpoints = {
         "sms": agency["sms_number"],
@@ -140,9 +193,44 @@ def seed_agency(agency: dict) -> None:
         ).save()
 
 
+def seed_slots(agency: dict, now: datetime) -> None:
+    """Write slots of every service and office on the next working days after `now`."""
+    appointments = agency.get("appointments")
+    if not appointments:
+        return
+    zone = ZoneInfo(agency["timezone"])
+    day = now.astimezone(zone).date()
+    days: list = []
+    while len(days) < DEMO_SLOT_DAYS:
+        day += timedelta(days=1)
+        if day.weekday() < 5:
+            days.append(day)
+    with AppointmentSlot.batch_write() as batch:
+        for service in appointments["services"]:
+            for office in appointments["offices"]:
+                for local_day in days:
+                    for wall in DEMO_SLOT_TIMES:
+                        start = datetime.combine(local_day, wall, tzinfo=zone).astimezone(UTC)
+                        end = start + timedelta(minutes=DEMO_SLOT_MINUTES)
+                        batch.save(
+                            AppointmentSlot(
+                                agency_key(agency["agency_id"]),
+                                slot_sort_key(service, office, isoformat_z(start)),
+                                agency_id=agency["agency_id"],
+                                service=service,
+                                office=office,
+                                starts_at=isoformat_z(start),
+                                ends_at=isoformat_z(end),
+                                capacity=DEMO_SLOT_CAPACITY,
+                                booked=0,
+                            )
+                        )
+
+
 def seed_all() -> None:
     for agency in AGENCIES:
         seed_agency(agency)
+        seed_slots(agency, datetime.now(UTC))
 
 
 def seed_secrets(ssm_client: Any, stage: str) -> None:

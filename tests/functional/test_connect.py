@@ -312,7 +312,8 @@ def log_lines(capsys, monkeypatch):
 
 @pytest.mark.parametrize("name", SAMPLE_EVENTS)
 def test_sample_event_answer(client, name):
-    expected = "not_found" if name == "connect_case_status_keyed" else "ok"
+    # The keyed samples quote a reference that no seeded case has.
+    expected = "not_found" if name.endswith("_keyed") else "ok"
 
     answer = invoke_flow(client, load_event(name))
 
@@ -690,9 +691,7 @@ def test_unknown_instance_answers_error(client):
     assert call_contacts() == []
 
 
-@pytest.mark.parametrize(
-    "action", ["confirm_appointment", "cancel_appointment", "request_callback", "send_link"]
-)
+@pytest.mark.parametrize("action", ["request_callback", "send_link"])
 def test_planned_action_answers_unavailable(client, action):
     before = scan_items()
 

@@ -1,0 +1,1 @@
+"""Appointments: slots with a capacity, bookings on a case, and the reminder workflow."""
