@@ -1,3 +1,6 @@
 """Imports every module that registers workflow tasks or answers, in one place."""
 
-from chalicelib.workflows import waits  # noqa: F401
+from chalicelib.workflows import (
+    complaints,  # noqa: F401
+    waits,  # noqa: F401
+)
