@@ -25,13 +25,15 @@ Other modules react to status changes by registering a function with
 resolved. Each function gets a StatusChange after the change is committed.
 """
 
+import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from chalicelib.agencies import AgencyConfig, get_agency
 from chalicelib.clock import isoformat_z, utc_now
-from chalicelib.errors import ConflictError, ValidationError
+from chalicelib.errors import ConflictError, ValidationError, VentanillaError
 from chalicelib.journey.models import CLOSED, OPEN, OPEN_STATUSES, RESOLVED, WAITING_CITIZEN
 from chalicelib.journey.records import new_contact, new_id
 from chalicelib.observability import logger
@@ -56,6 +58,12 @@ FINAL_STATUSES = frozenset({CLOSED, CANCELLED})
 MAX_ATTEMPTS = 3
 CASE_TAG = "case"
 UNSET = object()
+# First words that file the case a message opens as a complaint, compared in lower case
+# without accents: "Queja: ...", "RECLAMO ...", "Reclamação ...".
+COMPLAINT_KEYWORDS = frozenset(
+    {"queja", "reclamo", "reclamacion", "complaint", "queixa", "reclamacao"}
+)
+_FIRST_WORD = re.compile(r"^\W*(\w+)")
 
 
 @dataclass(frozen=True)
@@ -169,6 +177,61 @@ def change_case(
     return ChangeResult(case=changed_case, changed=tuple(plan.changed))
 
 
+def starts_with_complaint_keyword(text: str) -> bool:
+    """Return whether a message's first word is one of COMPLAINT_KEYWORDS."""
+    match = _FIRST_WORD.match(text or "")
+    if match is None:
+        return False
+    folded = unicodedata.normalize("NFKD", match[1].casefold())
+    return "".join(char for char in folded if not unicodedata.combining(char)) in COMPLAINT_KEYWORDS
+
+
+def file_complaint_from_message(agency: AgencyConfig, case_id: str) -> bool:
+    """Give a case that a citizen's message just opened the type complaint; return whether it did.
+
+    Nothing changes when the agency has no complaint type with a response deadline. An
+    error of the agency's settings is logged rather than raised, because the message is
+    recorded and a redelivery would be a duplicate that files nothing.
+    """
+    policy_types = deadlines.case_types(agency)
+    if deadlines.COMPLAINT not in policy_types:
+        return False
+    case = Case.get(case_key(case_id), "CASE", consistent_read=True)
+    try:
+        change_case(case, CaseUpdate(case_type=deadlines.COMPLAINT), CITIZEN)
+    except VentanillaError as error:
+        logger.warning(
+            "complaint not filed from message",
+            extra={"case_id": case_id, "error_code": error.code},
+        )
+        return False
+    return True
+
+
+def case_reopened(agency: AgencyConfig, case_id: str, old_status: str) -> None:
+    """Run what a reopening sets in motion, for a case the journey service already reopened.
+
+    A citizen who quotes the reference of a resolved or closed case reopens it in the
+    transaction that records the message. This starts the case type's next deadline and
+    runs the status change listeners, as an agent's reopening does.
+    """
+    case = Case.get(case_key(case_id), "CASE", consistent_read=True)
+    if case.status != OPEN:
+        return
+    now = utc_now()
+    old = complaints.from_stored(case)
+    plan = _Plan(old_deadline=old, new_deadline=old, changed={"status": (old_status, OPEN)})
+    _plan_deadline(agency, plan, (old_status, case.case_type), OPEN, case.case_type, now, now)
+    try:
+        _commit(case, plan, CITIZEN, now)
+    except TransactionConflictError:
+        # An agent changed the case meanwhile, and that change ran its own effects.
+        logger.info("reopened case changed meanwhile", extra={"case_id": case_id})
+        return
+    changed = Case.get(case_key(case_id), "CASE", consistent_read=True)
+    _after_commit(agency, changed, plan, CITIZEN, now)
+
+
 def _plan(agency: AgencyConfig, case: Case, update: CaseUpdate, now: datetime) -> _Plan:
     changed: dict[str, tuple[object, object]] = {}
     status = case.status
@@ -193,7 +256,8 @@ def _plan(agency: AgencyConfig, case: Case, update: CaseUpdate, now: datetime) -
     old = complaints.from_stored(case)
     plan = _Plan(old_deadline=old, new_deadline=old, changed=changed)
     if "status" in changed or "case_type" in changed:
-        _plan_deadline(agency, plan, case, status, case_type, update.effective_at or now, now)
+        before = (case.status, case.case_type)
+        _plan_deadline(agency, plan, before, status, case_type, update.effective_at or now, now)
     return plan
 
 
@@ -214,17 +278,17 @@ def _check_transition(old: str, new: str) -> None:
 def _plan_deadline(
     agency: AgencyConfig,
     plan: _Plan,
-    case: Case,
+    before: tuple[str, str | None],
     status: str,
     case_type: str | None,
     effective_at: datetime,
     now: datetime,
 ) -> None:
-    """Decide what the change does to the deadline: start, pause, resume or stop it."""
+    """Decide what the change from `before` (status, case type) does to the deadline."""
     old = plan.old_deadline
-    live = old is not None and old.status in (deadlines.RUNNING, deadlines.PAUSED)
-    reopened = case.status not in OPEN_STATUSES and status in OPEN_STATUSES
-    retyped = case_type != case.case_type
+    live = old is not None and old.live
+    reopened = before[0] not in OPEN_STATUSES and status in OPEN_STATUSES
+    retyped = case_type != before[1]
     calendar = None
     if live and (retyped or status not in OPEN_STATUSES):
         plan.new_deadline = deadlines.stop(old, now)

@@ -43,7 +43,6 @@ from chalicelib.store.models import (
     deadlines_key,
 )
 from chalicelib.store.transactions import Transaction, TransactionConflictError
-from chalicelib.workflows import calendar as business
 from chalicelib.workflows import deadlines, engine
 from chalicelib.workflows.deadlines import Deadline
 from chalicelib.workflows.tasks import TaskFailedError, TaskRequest, task
@@ -118,12 +117,13 @@ def add_deadline_writes(
 ) -> Deadline | None:
     """Add the writes of the case's `DeadlineEntry` that a deadline change needs.
 
-    The entry exists while the clock runs, keyed by the due time, so the new deadline
-    comes back with the sort key of its entry. The caller writes the deadline itself.
+    The entry exists while the deadline is listed (running, or failed), keyed by the due
+    time, so the new deadline comes back with the sort key of its entry. The caller
+    writes the deadline itself.
     """
     if new is None:
         return None
-    entry_sk = deadline_sort_key(new.due_at, case.case_id) if new.clock_runs else None
+    entry_sk = deadline_sort_key(new.due_at, case.case_id) if new.listed else None
     if old is not None and old.entry_sk and old.entry_sk != entry_sk:
         transaction.delete(DeadlineEntry(deadlines_key(case.agency_id), old.entry_sk), "entry")
     if entry_sk is not None:
@@ -137,6 +137,7 @@ def add_deadline_writes(
                 due_at=new.due_at,
                 escalation_level=new.escalation_level,
                 assigned_agent_id=case.assigned_agent_id,
+                status=new.status,
             ),
             "entry",
         )
@@ -360,6 +361,7 @@ def _wait_until(moment: datetime, now: datetime) -> dict:
 
 
 def _next_check(moment: datetime, now: datetime) -> dict:
+    business = deadlines._business()
     return {
         "next_check_at": business.wait_timestamp(moment),
         "wait_seconds": business.seconds_until(moment, now),
