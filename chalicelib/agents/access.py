@@ -19,6 +19,8 @@ READ_CITIZEN = "citizen.read"
 READ_TIMELINE = "citizen.timeline"
 READ_CASE = "case.read"
 REPLY_TO_CASE = "case.reply"
+UPDATE_CASE = "case.update"
+READ_DEADLINE_REPORT = "report.deadlines"
 
 # Roles allowed each action, in the order the audit record names the granting one.
 PERMISSIONS: dict[str, tuple[str, ...]] = {
@@ -27,6 +29,8 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     READ_TIMELINE: ("agent", "supervisor"),
     READ_CASE: ("agent", "supervisor"),
     REPLY_TO_CASE: ("agent", "supervisor"),
+    UPDATE_CASE: ("agent", "supervisor"),
+    READ_DEADLINE_REPORT: ("supervisor",),
 }
 
 

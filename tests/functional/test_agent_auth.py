@@ -400,6 +400,7 @@ def test_authorizer_on_lambda_allows_agent_routes(client, agent_tokens):
     assert statement["Resource"] == [
         "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/api/*/citizens/*",
         "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/api/*/cases/*",
+        "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/api/*/reports/*",
     ]
     assert answer["principalId"] == "agent-demo-0001"
     assert answer["context"]["authenticated"] == "true"
@@ -549,11 +550,11 @@ def test_every_agent_route_uses_authorizer():
     agent_routes = {
         (path, method): entry
         for path, methods in app.routes.items()
-        if path.startswith(("/citizens", "/cases"))
+        if path.startswith(("/citizens", "/cases", "/reports"))
         for method, entry in methods.items()
     }
 
-    assert len(agent_routes) == 5
+    assert len(agent_routes) == 7
     for entry in agent_routes.values():
         assert entry.authorizer is not None
         assert entry.authorizer.name == "agent_authorizer"
