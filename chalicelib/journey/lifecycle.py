@@ -31,6 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from botocore.exceptions import ClientError
+
 from chalicelib.agencies import AgencyConfig, get_agency
 from chalicelib.clock import isoformat_z, utc_now
 from chalicelib.errors import ConflictError, ValidationError, VentanillaError
@@ -173,7 +175,7 @@ def change_case(
             logger.info("case change retried", extra={"case_id": case.case_id, "attempt": attempt})
             case = Case.get(case_key(case.case_id), "CASE", consistent_read=True)
     changed_case = Case.get(case_key(case.case_id), "CASE", consistent_read=True)
-    _after_commit(agency, changed_case, plan, actor, now)
+    changed_case = _after_commit(agency, changed_case, plan, actor, now)
     return ChangeResult(case=changed_case, changed=tuple(plan.changed))
 
 
@@ -189,12 +191,11 @@ def starts_with_complaint_keyword(text: str) -> bool:
 def file_complaint_from_message(agency: AgencyConfig, case_id: str) -> bool:
     """Give a case that a citizen's message just opened the type complaint; return whether it did.
 
-    Nothing changes when the agency has no complaint type with a response deadline. An
-    error of the agency's settings is logged rather than raised, because the message is
-    recorded and a redelivery would be a duplicate that files nothing.
+    Nothing changes when the agency has no complaint type. An error of the agency's
+    settings is logged rather than raised, because the message is recorded and a
+    redelivery would be a duplicate that files nothing.
     """
-    policy_types = deadlines.case_types(agency)
-    if deadlines.COMPLAINT not in policy_types:
+    if deadlines.COMPLAINT not in deadlines.case_types(agency):
         return False
     case = Case.get(case_key(case_id), "CASE", consistent_read=True)
     try:
@@ -388,8 +389,11 @@ def _change_contact(case: Case, plan: _Plan, actor: Actor, now: datetime):
 
 def _after_commit(
     agency: AgencyConfig, case: Case, plan: _Plan, actor: Actor, now: datetime
-) -> None:
-    """Stop and start workflows, tell the citizen a new due time and run the listeners."""
+) -> Case:
+    """Stop and start workflows, tell the citizen a new due time and run the listeners.
+
+    Returns the case as stored afterwards: read again when a failed start changed it.
+    """
     status_change = plan.changed.get("status")
     new_status = status_change[1] if status_change else case.status
     reason = f"case {new_status}" if status_change else "case type changed"
@@ -400,8 +404,11 @@ def _after_commit(
 
     deadline = plan.new_deadline
     old = plan.old_deadline
-    if plan.started:
-        complaints.start_workflow(case, deadline)
+    if plan.stop_deadline_workflow:
+        complaints.record_step(case, old, "deadline_stopped", f"Deadline stopped: {reason}")
+    if plan.started and not _start_deadline_workflow(case, deadline):
+        case = Case.get(case_key(case.case_id), "CASE", consistent_read=True)
+    elif plan.started:
         complaints.record_step(case, deadline, "deadline_started", f"Due {deadline.due_at}")
         if deadline.status == deadlines.RUNNING:
             complaints.notify_due(agency, case, deadline)
@@ -412,8 +419,6 @@ def _after_commit(
         body = f"Deadline resumed; due {deadline.due_at}"
         complaints.record_step(case, deadline, "deadline_resumed", body, key=str(deadline.revision))
         complaints.notify_due(agency, case, deadline)
-    elif old is not None and deadline is not old and deadline.status == deadlines.STOPPED:
-        complaints.record_step(case, old, "deadline_stopped", f"Deadline stopped: {reason}")
 
     logger.info(
         "case changed",
@@ -423,6 +428,22 @@ def _after_commit(
         _notify_listeners(
             StatusChange(case, status_change[0], status_change[1], actor, isoformat_z(now))
         )
+    return case
+
+
+def _start_deadline_workflow(case: Case, deadline: Deadline) -> bool:
+    """Start the deadline's workflow, or mark the deadline failed when Step Functions rejects it.
+
+    The change is committed by then, so raising would only make the caller repeat it and
+    get a stale version. A failed deadline is listed in the supervisors' report.
+    """
+    try:
+        complaints.start_workflow(case, deadline)
+    except ClientError as error:
+        code = f"StartExecution.{error.response['Error']['Code']}"
+        complaints.mark_failed(case, deadline, code)
+        return False
+    return True
 
 
 def _notify_listeners(change: StatusChange) -> None:

@@ -217,20 +217,29 @@ def record_failure(request: TaskRequest) -> dict:
     deadline = from_stored(case) if case is not None else None
     if case is None or deadline is None or deadline.occurrence != occurrence:
         return {"alert": _failure_alert(case_id, None, error)}
+    mark_failed(case, deadline, error)
+    return {"alert": _failure_alert(case_id, case, error)}
+
+
+def mark_failed(case: Case, deadline: Deadline, error: str) -> None:
+    """Store that a deadline's workflow failed with `error`, and put it on the timeline.
+
+    The deadline stays in the supervisors' report, because nothing reminds or escalates
+    it any more.
+    """
     if deadline.status != deadlines.FAILED:
         failed = deadlines.stop(deadline, utc_now(), status=deadlines.FAILED, error=error)
         transaction = Transaction()
         failed = add_deadline_writes(transaction, case, deadline, failed)
         transaction.update(
-            Case(case_key(case_id), "CASE"),
+            Case(case_key(case.case_id), "CASE"),
             [Case.deadline.set(to_stored(failed))],
             tag="case",
             condition=deadline_condition(deadline),
         )
         transaction.commit()
     record_step(case, deadline, "deadline_failed", f"Deadline workflow failed: {error}")
-    logger.warning("deadline workflow failed", extra={"case_id": case_id, "error_code": error})
-    return {"alert": _failure_alert(case_id, case, error)}
+    logger.warning("deadline workflow failed", extra={"case_id": case.case_id, "error_code": error})
 
 
 def _check(request: TaskRequest, case: Case | None, occurrence: int, now: datetime) -> dict:
@@ -378,7 +387,7 @@ def _case_of(request: TaskRequest) -> tuple[str, int]:
     case_id = request.input.get("case_id")
     occurrence = request.input.get("occurrence")
     if not isinstance(case_id, str) or not str(occurrence or "").isdigit():
-        raise TaskFailedError("InvalidInput", "the task input lacks case_id or occurrence")
+        raise TaskFailedError("InvalidInput", "the task input is missing case_id or occurrence")
     return case_id, int(occurrence)
 
 

@@ -461,3 +461,22 @@ def test_complaint_reopened_by_reference_restarts_deadline(
         ("resolved", "open"),
     ]
     assert changes[-1].actor == lifecycle.CITIZEN
+
+
+def test_complaint_workflow_not_started_marks_failed(client, agent_headers, sms_case, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    from chalicelib.workflows import engine
+
+    def throttled(*_args, **_kwargs):
+        raise ClientError({"Error": {"Code": "ThrottlingException"}}, "StartExecution")
+
+    monkeypatch.setattr(engine, "start_workflow", throttled)
+
+    filed = _file_complaint(client, agent_headers, sms_case)
+
+    assert filed["deadline"]["status"] == "failed"
+    assert filed["deadline"]["error"] == "StartExecution.ThrottlingException"
+    (entry,) = query_items("AGENCY#demo#DEADLINES")
+    assert entry["status"] == "failed"
+    assert "deadline_failed" in _steps(_case(sms_case))
