@@ -1,6 +1,7 @@
 """Print the AWS requests each handler makes per scenario, as a Markdown table.
 
-Run from the repository root: `python -m benchmarks.aws_calls`. Each scenario gets
+Run from the repository root: `python -m benchmarks.aws_calls`, or with the argument
+`workflows` for the workflow runs' table alone. Each scenario gets
 a fresh moto in process with every resource of infra/ and the demo agencies, as
 the `aws` test fixture builds them, drives the app through `chalice.test.Client`,
 and counts only the event under measurement (tests/support_calls.py). The counts
@@ -17,6 +18,7 @@ apply_test_environment()
 os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
 
 import json
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -145,6 +147,21 @@ class Driver:
 
     def reply(self, case_id: str, key: str, agency_id: str = "demo") -> dict[str, Any]:
         """Post an agent's reply to a case, as an agent of `agency_id`."""
+        body = {"text": REPLY, "idempotency_key": key}
+        response = self._post(f"/cases/{case_id}/replies", body, self._agent_headers(agency_id))
+        _expect(response.status_code in (200, 201), f"reply failed: {response.body!r}")
+        return json.loads(response.body)
+
+    def change_case(self, case_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Change a case with `PATCH /cases/{id}`, as an agent of the demo agency."""
+        headers = {"Content-Type": "application/json", **self._agent_headers("demo")}
+        response = self.client.http.request(
+            method="PATCH", path=f"/cases/{case_id}", headers=headers, body=json.dumps(body)
+        )
+        _expect(response.status_code == 200, f"case change failed: {response.body!r}")
+        return json.loads(response.body)
+
+    def _agent_headers(self, agency_id: str) -> dict[str, str]:
         from infra.local import dev_keys
 
         if self._agent_key is None:
@@ -159,11 +176,7 @@ class Driver:
             agency_id=agency_id,
             ttl_seconds=900,
         )
-        body = {"text": REPLY, "idempotency_key": key}
-        headers = {"Authorization": f"Bearer {token}"}
-        response = self._post(f"/cases/{case_id}/replies", body, headers)
-        _expect(response.status_code in (200, 201), f"reply failed: {response.body!r}")
-        return json.loads(response.body)
+        return {"Authorization": f"Bearer {token}"}
 
     @contextmanager
     def graph(self) -> Iterator[Any]:
@@ -627,7 +640,143 @@ def markdown_table(rows: list[tuple[Scenario, AwsCallLog]]) -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class WorkflowRun:
+    """The cost of one workflow execution: Step Functions and SQS use, and what it sent."""
+
+    status: str
+    state_transitions: int
+    task_messages: int
+    staff_alerts: int
+    citizen_notices: int
+
+
+# Seconds of the complaint deadline in the workflow scenarios, on the wall clock, because
+# moto's Wait states really sleep: reminder at 2 s, due at 4 s, agency head at 6 s.
+FAST_COMPLAINTS = {
+    "complaint": {
+        "response": {"seconds": 4},
+        "reminder_before": {"seconds": 2},
+        "head_after": {"seconds": 2},
+        "label": {"es": "Queja"},
+    }
+}
+
+
+def complaint_resolved_before_due(driver: Driver) -> WorkflowRun:
+    """File a complaint, let the agent reminder go out, then resolve the case before it is due."""
+    case_id, arn = _file_complaint(driver)
+    _run_tasks(driver, until=lambda: _workflow_steps(case_id) >= 1)
+    driver.change_case(case_id, {"version": 2, "status": "resolved"})
+    return _workflow_run(driver, arn)
+
+
+def complaint_escalated_twice(driver: Driver) -> WorkflowRun:
+    """File a complaint and leave it: agent reminder, supervisor, then agency head."""
+    _, arn = _file_complaint(driver)
+    _run_tasks(driver, until=lambda: _execution_status(arn) != "RUNNING")
+    return _workflow_run(driver, arn)
+
+
+def _file_complaint(driver: Driver) -> tuple[str, str]:
+    from tests import support, support_notify
+
+    support_notify.set_agency("demo", case_types=FAST_COMPLAINTS)
+    driver.sms(CITIZEN_PHONE, "Quiero poner una queja por la fuga", "sms-1")
+    case_id = only_case()
+    driver.sent_sms.clear()
+    changed = driver.change_case(case_id, {"version": 1, "case_type": "complaint"})
+    _expect(changed["deadline"]["status"] == "running", "the complaint got no running deadline")
+    (run,) = support.query_items(f"CASE#{case_id}", "WORKFLOW#complaint_deadline#")
+    return case_id, run["execution_arn"]
+
+
+def _workflow_steps(case_id: str) -> int:
+    from tests import support
+
+    case = support.case_item(case_id)
+    contacts = support.timeline(case["citizen_id"])
+    return sum(1 for contact in contacts if contact.get("workflow_step") == "agent_reminded")
+
+
+def _run_tasks(driver: Driver, until: Callable[[], bool]) -> None:
+    from tests.support_workflows import run_workflow_tasks
+
+    run_workflow_tasks(driver.client, until=until, timeout=30)
+
+
+def _execution_status(arn: str) -> str:
+    from tests.support_workflows import execution_status
+
+    return execution_status(arn)
+
+
+def _workflow_run(driver: Driver, arn: str) -> WorkflowRun:
+    from tests.support_workflows import (
+        execution_history,
+        state_transitions,
+        task_messages,
+        wait_for_execution,
+    )
+
+    status = wait_for_execution(arn)["status"]
+    history = execution_history(arn)
+    alerts = sum(
+        1
+        for event in history
+        if event["type"] == "TaskScheduled"
+        and event.get("taskScheduledEventDetails", {}).get("resourceType") == "sns"
+    )
+    return WorkflowRun(
+        status=status,
+        state_transitions=state_transitions(arn),
+        task_messages=task_messages(arn),
+        staff_alerts=alerts,
+        citizen_notices=len(driver.sent_sms),
+    )
+
+
+WORKFLOW_SCENARIOS = (
+    (
+        "complaint resolved after the agent reminder, before its due time",
+        complaint_resolved_before_due,
+    ),
+    ("complaint escalated twice: reminder, supervisor, agency head", complaint_escalated_twice),
+)
+
+
+def workflow_table(rows: list[tuple[str, WorkflowRun]]) -> str:
+    lines = [
+        "| workflow run | ends | state transitions | task queue messages "
+        "| staff alerts (SNS) | SMS to the citizen |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for description, run in rows:
+        lines.append(
+            f"| {description} | {run.status} | {run.state_transitions} | {run.task_messages} "
+            f"| {run.staff_alerts} | {run.citizen_notices} |"
+        )
+    return "\n".join(lines)
+
+
+def measure_workflows() -> list[tuple[str, WorkflowRun]]:
+    import pytest
+
+    from tests.support import serialize_moto_requests
+
+    rows = []
+    for description, run in WORKFLOW_SCENARIOS:
+        # moto runs each execution in a thread of its own, and is not thread-safe.
+        with pytest.MonkeyPatch.context() as monkeypatch, fresh_stack() as driver:
+            serialize_moto_requests(monkeypatch)
+            rows.append((description, run(driver)))
+    return rows
+
+
 def main() -> None:
+    if sys.argv[1:] == ["workflows"]:
+        print(workflow_table(measure_workflows()))
+        return
     rows = []
     for scenario in SCENARIOS:
         with fresh_stack() as driver:
@@ -644,6 +793,8 @@ def main() -> None:
             runs.append((run_scenario, run_scenario.run(driver)))
     print()
     print(appointments.runs_table(runs))
+    print()
+    print(workflow_table(measure_workflows()))
 
 
 if __name__ == "__main__":

@@ -39,6 +39,10 @@ class AgencyConfig:
     whatsapp_templates: dict = field(default_factory=dict)
     # Services, offices and reminder settings; chalicelib/appointments/settings.py reads them.
     appointments: dict = field(default_factory=dict)
+    # Opening hours and closed days beside `timezone` and `country`, and the case types
+    # with their deadlines, both as stored (see store.models.Agency).
+    calendar: dict = field(default_factory=dict)
+    case_types: dict = field(default_factory=dict)
 
     def language_for(self, requested: str | None) -> str:
         """Return the requested language if the agency serves it, else its default."""
@@ -91,6 +95,8 @@ def get_agency(agency_id: str) -> AgencyConfig:
         messenger_page_id=item.messenger_page_id,
         email_address=item.email_address,
         appointments=_as_dict(item.appointments),
+        calendar=_as_dict(item.calendar),
+        case_types=_as_dict(item.case_types),
     )
     _agencies[agency_id] = (time.monotonic(), config)
     return config

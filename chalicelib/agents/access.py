@@ -21,6 +21,8 @@ READ_CASE = "case.read"
 REPLY_TO_CASE = "case.reply"
 LIST_APPOINTMENTS = "appointment.list"
 CHANGE_APPOINTMENT = "appointment.change"
+UPDATE_CASE = "case.update"
+READ_DEADLINE_REPORT = "report.deadlines"
 
 # Roles allowed each action, in the order the audit record names the granting one.
 PERMISSIONS: dict[str, tuple[str, ...]] = {
@@ -31,6 +33,8 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     REPLY_TO_CASE: ("agent", "supervisor"),
     LIST_APPOINTMENTS: ("agent", "supervisor"),
     CHANGE_APPOINTMENT: ("agent", "supervisor"),
+    UPDATE_CASE: ("agent", "supervisor"),
+    READ_DEADLINE_REPORT: ("supervisor",),
 }
 
 

@@ -130,6 +130,14 @@ def workflow_wait_sort_key(agency_id: str, case_id: str, kind: str) -> str:
     return f"WAIT#{agency_id}#{case_id}#{kind}"
 
 
+def deadlines_key(agency_id: str) -> str:
+    return f"AGENCY#{agency_id}#DEADLINES"
+
+
+def deadline_sort_key(due_at: str, case_id: str) -> str:
+    return f"DUE#{due_at}#{case_id}"
+
+
 class CitizenProfile(TableItem):
     """`CITIZEN#<id>` / `PROFILE`: who the citizen is and how to reach them."""
 
@@ -343,6 +351,47 @@ class CasesByStatusIndex(GlobalSecondaryIndex):
     gsi1sk = UnicodeAttribute(range_key=True)
 
 
+class CaseDeadline(MapAttribute):
+    """The response deadline of a case, as chalicelib/workflows/deadlines.py computes it."""
+
+    # 1 for the case's first deadline; a reopened or retyped case starts the next one.
+    occurrence = NumberAttribute()
+    # The case type the deadline belongs to, its policy as configured (such as
+    # "5 business_days"), and the clock its time runs on: "business" or "wall".
+    case_type = UnicodeAttribute()
+    policy = UnicodeAttribute()
+    clock = UnicodeAttribute()
+    # "running", "paused" (the case waits for the citizen), "stopped" (resolved,
+    # closed, cancelled or retyped) or "failed" (the deadline workflow failed).
+    status = UnicodeAttribute()
+    started_at = UnicodeAttribute()
+    # When the assigned agent is reminded, when the case is due and escalates to the
+    # supervisor, and when it escalates to the agency head.
+    remind_at = UnicodeAttribute()
+    due_at = UnicodeAttribute()
+    head_at = UnicodeAttribute()
+    # 0 before the due time, 1 once the supervisor was alerted, 2 once the head was.
+    escalation_level = NumberAttribute(default=0)
+    reminded_at = UnicodeAttribute(null=True)
+    escalated_at = UnicodeAttribute(null=True)
+    # While paused: since when, and the seconds on `clock` that were left until each
+    # step still to come. A resume sets each step that far after the resume.
+    paused_at = UnicodeAttribute(null=True)
+    remind_remaining = NumberAttribute(null=True)
+    due_remaining = NumberAttribute(null=True)
+    head_remaining = NumberAttribute(null=True)
+    stopped_at = UnicodeAttribute(null=True)
+    # The error name of the failed workflow step, such as "ventanilla.TaskFailed".
+    error = UnicodeAttribute(null=True)
+    # The sort key of the case's `DeadlineEntry` while the clock runs.
+    entry_sk = UnicodeAttribute(null=True)
+    # A digest of the task token of the last workflow step applied, so a retried
+    # task repeats that step's outcome instead of applying the next one.
+    step_token = UnicodeAttribute(null=True)
+    # Incremented by every write of the deadline; each write is conditional on it.
+    revision = NumberAttribute(default=1)
+
+
 class Case(TableItem):
     """`CASE#<id>` / `CASE`: a request the agency works until it is resolved."""
 
@@ -363,6 +412,15 @@ class Case(TableItem):
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
     by_status = CasesByStatusIndex()
+    # One of the agency's case types, such as "complaint", "request" or "appointment".
+    case_type = UnicodeAttribute(null=True)
+    # The `sub` of the agent who works the case.
+    assigned_agent_id = UnicodeAttribute(null=True)
+    deadline = CaseDeadline(null=True)
+    # When the citizen first wrote after the case last went to waiting_citizen. The
+    # status change removes it and the journey service sets it if it is absent, so the
+    # deadline workflow learns when the citizen replied without an extra request.
+    citizen_answered_at = UnicodeAttribute(null=True)
 
 
 class CitizenCase(TableItem):
@@ -456,6 +514,29 @@ class Agency(TableItem):
     email_address = UnicodeAttribute(null=True)
     # Services, offices and reminder settings of appointments; see chalicelib/appointments.
     appointments = MapAttribute(null=True)
+    # Opening hours, closed days and holiday settings beside `timezone` and `country`,
+    # as chalicelib/workflows/calendar.py reads them.
+    calendar = MapAttribute(null=True)
+    # Case types by name, each with its response deadline and escalation periods:
+    # {"complaint": {"response": {"business_days": 5}, ...}} (chalicelib/workflows/deadlines.py).
+    case_types = MapAttribute(null=True)
+
+
+class DeadlineEntry(TableItem):
+    """`AGENCY#<id>#DEADLINES` / `DUE#<due at>#<case id>`: a case with a running or failed deadline.
+
+    Written and deleted in the same transactions as the case's deadline, so that a
+    supervisor lists the cases past or near their due time with one Query.
+    """
+
+    case_id = UnicodeAttribute()
+    reference = UnicodeAttribute()
+    case_type = UnicodeAttribute()
+    due_at = UnicodeAttribute()
+    escalation_level = NumberAttribute(default=0)
+    assigned_agent_id = UnicodeAttribute(null=True)
+    # "running", or "failed" when the deadline workflow stopped reminding and escalating.
+    status = UnicodeAttribute(default="running")
 
 
 class AgencyEndpoint(TableItem):
@@ -602,4 +683,5 @@ ENTITIES = (
     AppointmentSlot,
     Appointment,
     AppointmentHold,
+    DeadlineEntry,
 )

@@ -15,7 +15,7 @@ from chalicelib.store.models import TableItem, shared_botocore_session
 # The tag of the dedupe marker; its failed condition means "already recorded".
 DEDUPE = "dedupe"
 # The order in which pynamodb's TransactWrite sends each kind of operation.
-_SEND_ORDER = {"check": 0, "put": 1, "update": 2}
+_SEND_ORDER = {"check": 0, "delete": 1, "put": 2, "update": 3}
 
 
 class TransactionConflictError(ConflictError):
@@ -65,6 +65,9 @@ class Transaction:
         """Make the commit conditional on a stored item that it does not write."""
         self._operations.append(("check", tag, item, condition, None))
 
+    def delete(self, item: Any, tag: str, condition: Any = None) -> None:
+        self._operations.append(("delete", tag, item, condition, None))
+
     def __len__(self) -> int:
         return len(self._operations)
 
@@ -74,8 +77,9 @@ class Transaction:
         Raises DuplicateEventError when the dedupe marker exists, and
         TransactionConflictError naming the other conditions that failed.
         """
-        # pynamodb sends condition checks, then puts, then updates, and cancellation
-        # reasons follow the order sent, so the operations are sorted the same way first.
+        # pynamodb sends condition checks, then deletes, puts and updates, and
+        # cancellation reasons follow the order sent, so the operations are sorted
+        # the same way first.
         operations = sorted(self._operations, key=lambda operation: _SEND_ORDER[operation[0]])
         try:
             with TransactWrite(connection=_connection()) as transaction:
@@ -86,6 +90,8 @@ class Transaction:
                         )
                     elif kind == "put":
                         transaction.save(item, condition=condition)
+                    elif kind == "delete":
+                        transaction.delete(item, condition=condition, add_version_condition=False)
                     else:
                         transaction.update(
                             item, actions, condition=condition, add_version_condition=False
