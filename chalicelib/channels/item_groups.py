@@ -8,8 +8,8 @@ order, and groups run at once. No item starts after the deadline. The items left
 make the delivery fail, so Meta delivers it again, and the dedupe markers and status
 ranks make that delivery skip what was recorded.
 
-Each item is one of the journey service's own writes, a transaction or a conditional
-update, so an item is recorded whole or not at all.
+Each item writes through the journey service, whose writes are transactions or
+conditional updates, so an item that stops part way leaves only whole records.
 """
 
 import contextvars
