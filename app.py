@@ -48,7 +48,7 @@ def verify_whatsapp_webhook():
 @handle_errors
 def receive_whatsapp_webhook():
     request = app.current_request
-    return webhooks.receive_whatsapp(request.raw_body, request.headers)
+    return webhooks.receive_whatsapp(request.raw_body, request.headers, app.lambda_context)
 
 
 @app.route("/webhooks/messenger", methods=["GET"])
@@ -61,7 +61,7 @@ def verify_messenger_webhook():
 @handle_errors
 def receive_messenger_webhook():
     request = app.current_request
-    return webhooks.receive_messenger(request.raw_body, request.headers)
+    return webhooks.receive_messenger(request.raw_body, request.headers, app.lambda_context)
 
 
 @app.authorizer(name="agent_authorizer", ttl_seconds=agent_api.AUTHORIZER_TTL_SECONDS)
@@ -123,7 +123,7 @@ def inbound_sms(event):
 
 @app.on_sns_message(topic=settings.WHATSAPP_SOCIAL_TOPIC, name="inbound_whatsapp_social")
 def inbound_whatsapp_social(event):
-    webhooks.handle_social(event.to_dict())
+    webhooks.handle_social(event.to_dict(), event.context)
 
 
 @app.on_sns_message(topic=settings.INBOUND_EMAIL_TOPIC, name="inbound_email")

@@ -1,5 +1,6 @@
-"""UTC time in the one string form stored everywhere."""
+"""UTC time in the one string form stored everywhere, and a monotonic clock for deadlines."""
 
+import time
 from datetime import UTC, datetime
 
 
@@ -21,3 +22,8 @@ def parse_utc(text: str) -> datetime:
     if moment.tzinfo is None:
         raise ValueError(f"timestamp {text!r} has no time zone")
     return moment.astimezone(UTC)
+
+
+def monotonic() -> float:
+    """Return seconds of a clock that never goes back, for deadlines within one event."""
+    return time.monotonic()

@@ -43,6 +43,9 @@ def correlation_id_of(event: Any) -> str:
 def start_event(event: Any, context: Any) -> str:
     """Reset the logger for a new event and return its correlation id."""
     logger.clear_state()
+    # Keys appended with thread_safe_append_keys live in this thread's context, which a
+    # warm container reuses for its next event.
+    logger.thread_safe_clear_keys()
     for key, attribute in _CONTEXT_KEYS.items():
         value = getattr(context, attribute, None)
         if value is not None:

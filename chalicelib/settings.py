@@ -44,6 +44,10 @@ def development_key_parameter(stage: str) -> str:
     return f"/ventanilla/{stage}/auth/development-public-key"
 
 
+# Seconds after which API Gateway ends a REST API request with 504: its default
+# maximum integration timeout.
+API_GATEWAY_TIMEOUT_SECONDS = 29
+
 # The base URL of Meta's Graph API. Only the local stack and tests point elsewhere.
 META_GRAPH_URL = "https://graph.facebook.com"
 
@@ -114,6 +118,15 @@ class Settings(BaseModel):
     messenger_verify_token_parameter: str = Field(default="", pattern=r"^(/[\w.-]+)+$")
     # Days a quarantined email's record (ids and verdicts, no content) is kept.
     quarantine_ttl_days: int = Field(default=30, ge=1, le=365)
+    # Threads that record the items of one webhook delivery or Social event at once.
+    # botocore keeps at most 10 connections per client by default, so up to 10 threads
+    # share the DynamoDB client without waiting for a connection.
+    webhook_workers: int = Field(default=8, ge=1, le=64)
+    # Seconds after a webhook delivery arrives during which its items are started.
+    # API Gateway ends a request after 29 s, so the default leaves 9 s for the items
+    # under way. On Lambda the budget is also at most the same share (20/29) of the
+    # function's remaining time.
+    webhook_budget_seconds: float = Field(default=20, gt=0, lt=API_GATEWAY_TIMEOUT_SECONDS)
 
     @model_validator(mode="before")
     @classmethod
@@ -196,6 +209,8 @@ ENVIRONMENT_NAMES = {
     "quarantine_ttl_days": "VENTANILLA_QUARANTINE_TTL_DAYS",
     "state_machine_arn_prefix": "VENTANILLA_STATE_MACHINE_ARN_PREFIX",
     "workflow_task_max_receives": "VENTANILLA_WORKFLOW_TASK_MAX_RECEIVES",
+    "webhook_workers": "VENTANILLA_WEBHOOK_WORKERS",
+    "webhook_budget_seconds": "VENTANILLA_WEBHOOK_BUDGET_SECONDS",
 }
 
 DEFAULTS = {

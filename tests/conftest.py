@@ -37,12 +37,20 @@ def _reset_caches() -> None:
 
 
 @pytest.fixture
-def aws():
-    """moto with every resource of infra/ created and the demo agencies seeded."""
+def aws(monkeypatch):
+    """moto with every resource of infra/ created and the demo agencies seeded.
+
+    moto handles one request at a time, because webhook deliveries record their items
+    on several threads and moto in process is not thread-safe. It copies a table once
+    per transaction (`copy_tables_once_per_transaction`).
+    """
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         from infra.local.seed import seed_all, seed_secrets
         from infra.resources import create_resources
+        from tests.support import copy_tables_once_per_transaction, serialize_moto_requests
 
+        serialize_moto_requests(monkeypatch)
+        copy_tables_once_per_transaction(monkeypatch)
         _reset_caches()
         resources = create_resources(boto3.session.Session(region_name="us-east-1"), STAGE)
         seed_all()

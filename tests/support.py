@@ -351,6 +351,53 @@ def serialize_moto_requests(monkeypatch: Any) -> None:
     monkeypatch.setattr(botocore_stubber, "process_request", process_one_at_a_time)
 
 
+class _TableBackups:
+    """Stand-in for the `copy` module in moto's DynamoDB models: one copy of a table per call.
+
+    moto 5.2.5's `transact_write_items` backs up the table with `copy.deepcopy` once per
+    item of the transaction, in a loop that writes nothing, and keeps the last copy. So
+    every copy is of the same state, and one is enough. Other values are copied as before.
+    """
+
+    def __init__(self) -> None:
+        self.tables: dict[int, Any] = {}
+
+    def deepcopy(self, value: Any, memo: Any = None) -> Any:
+        from moto.dynamodb.models.table import Table
+
+        if not isinstance(value, Table):
+            return copy.deepcopy(value, memo)
+        if id(value) not in self.tables:
+            self.tables[id(value)] = copy.deepcopy(value, memo)
+        return self.tables[id(value)]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+
+def copy_tables_once_per_transaction(monkeypatch: Any) -> None:
+    """Make moto copy a table once per TransactWriteItems instead of once per item.
+
+    Each copy takes time in proportion to the table, so tests that write hundreds of
+    items would take minutes. Call with moto's requests serialized, because the backups
+    of one call are kept until the next call.
+    """
+    from moto.dynamodb import models
+
+    backups = _TableBackups()
+    transact_write_items = models.DynamoDBBackend.transact_write_items
+
+    def transact_with_one_backup(backend: Any, transact_items: Any) -> None:
+        backups.tables.clear()
+        try:
+            return transact_write_items(backend, transact_items)
+        finally:
+            backups.tables.clear()
+
+    monkeypatch.setattr(models, "copy", backups)
+    monkeypatch.setattr(models.DynamoDBBackend, "transact_write_items", transact_with_one_backup)
+
+
 # Logs
 
 

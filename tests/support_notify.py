@@ -52,6 +52,7 @@ class GraphFake:
     queued: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     delay_seconds: float = 0
     url: str = ""
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def fail_next(self, code: int, status: int = 400, message: str = "failed") -> None:
         """Make the next request fail with Meta's error shape and `code`."""
@@ -61,11 +62,15 @@ class GraphFake:
     def to(self, path_suffix: str) -> list[GraphRequest]:
         return [request for request in self.requests if request.path.endswith(path_suffix)]
 
-    def answer(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        self.requests.append(GraphRequest(path, {}, body))
-        if self.queued:
-            return self.queued.pop(0)
-        number = len(self.requests)
+    def answer(
+        self, path: str, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        """Record one request and return its response; thread-safe, so message ids stay unique."""
+        with self._lock:
+            self.requests.append(GraphRequest(path, headers or {}, body))
+            if self.queued:
+                return self.queued.pop(0)
+            number = len(self.requests)
         if path.endswith("/me/messages"):
             return 200, {"recipient_id": body["recipient"]["id"], "message_id": f"m_{number}"}
         recipient = body.get("to", "")
@@ -86,8 +91,7 @@ def graph_fake(delay_seconds: float = 0) -> Iterator[GraphFake]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", 0))
             body = json.loads(self.rfile.read(length) or b"{}")
-            status, answer = fake.answer(self.path, body)
-            fake.requests[-1].headers = dict(self.headers)
+            status, answer = fake.answer(self.path, body, dict(self.headers))
             if fake.delay_seconds:
                 stop.wait(fake.delay_seconds)
             payload = json.dumps(answer).encode()
@@ -131,6 +135,7 @@ class SocialOutbox:
 
     def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
 
     @classmethod
     def attach(cls) -> "SocialOutbox":
@@ -140,8 +145,10 @@ class SocialOutbox:
 
     def _answer(self, params: dict, **_: Any) -> tuple[AWSResponse, dict]:
         request = json.loads(params["body"])
-        self.sent.append(request)
-        return AWSResponse(params["url"], 200, {}, None), {"messageId": f"social-{len(self.sent)}"}
+        with self._lock:
+            self.sent.append(request)
+            message_id = f"social-{len(self.sent)}"
+        return AWSResponse(params["url"], 200, {}, None), {"messageId": message_id}
 
 
 class JsonBytes:

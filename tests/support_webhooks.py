@@ -176,3 +176,56 @@ def email_event(ses_message_id: str, message_id: str, in_reply_to: str | None = 
     # Without the sample's case reference, so the subject quotes none.
     message["content"] = content.replace("Subject: Caso 482-193-058: s", "Subject: S")
     return sns_event("ses_received_utf8", message, sns_message_id=f"sns-{ses_message_id}")
+
+
+def whatsapp_batch_body(senders: int, per_sender: int, prefix: str = "wamid.batch") -> bytes:
+    """Return one WhatsApp delivery with `per_sender` texts from each of `senders` citizens.
+
+    The messages of all senders are interleaved, each sender's in time order, as Meta
+    batches them. Message ids are `<prefix>-<sender>-<n>`.
+    """
+    payload = json.loads(raw_event("whatsapp_text"))
+    value = payload["entry"][0]["changes"][0]["value"]
+    sample = value["messages"][0]
+    wa_ids = [batch_wa_id(index) for index in range(senders)]
+    value["contacts"] = [{"profile": {"name": "Ana"}, "wa_id": wa_id} for wa_id in wa_ids]
+    value["messages"] = [
+        {
+            **sample,
+            "from": wa_ids[sender],
+            "id": f"{prefix}-{sender}-{number}",
+            "timestamp": str(int(sample["timestamp"]) + number),
+            "text": {"body": f"Mensaje {number} sobre la fuga"},
+        }
+        for number in range(per_sender)
+        for sender in range(senders)
+    ]
+    return signed_json(payload)
+
+
+def batch_wa_id(index: int) -> str:
+    """Return the WhatsApp id of the `index`-th sender of `whatsapp_batch_body`."""
+    return f"5215541637{index:03d}"
+
+
+def batch_identity(index: int) -> str:
+    """Return the `index`-th sender's WhatsApp identity as stored: E.164 without the old 1."""
+    return f"+525541637{index:03d}"
+
+
+def messenger_batch_body(senders: int, per_sender: int, prefix: str = "m_batch") -> bytes:
+    """Return one Messenger delivery with `per_sender` texts from each of `senders` people."""
+    payload = json.loads(raw_event("messenger_text"))
+    entry = payload["entry"][0]
+    sample = entry["messaging"][0]
+    entry["messaging"] = [
+        {
+            **sample,
+            "sender": {"id": f"73910582466{sender:05d}"},
+            "timestamp": sample["timestamp"] + number,
+            "message": {"mid": f"{prefix}-{sender}-{number}", "text": f"Mensaje {number}"},
+        }
+        for number in range(per_sender)
+        for sender in range(senders)
+    ]
+    return signed_json(payload)

@@ -241,8 +241,9 @@ def notify_case(
 def deliver(request: Outbound, first: Route | None, fallback: bool = True) -> Delivery:
     """Try channels in order until one reaches the citizen, and build the records uncommitted."""
     now = utc_now()
-    # Every log line of the sends names the citizen, as the handler's own lines do.
-    logger.append_keys(citizen_id=request.citizen_id)
+    # Every log line of the sends names the citizen, as the handler's own lines do. The
+    # keys go to this thread's context, because webhook items are sent from several threads.
+    logger.thread_safe_append_keys(citizen_id=request.citizen_id)
     profile = _profile(request.citizen_id)
     preferred = profile.preferred_channel if profile else None
     attempts: list[Attempt] = []

@@ -354,6 +354,26 @@ def test_whatsapp_known_citizen_costs(client, demo_agency, local_only):
     assert log.other_calls == []
 
 
+def test_whatsapp_large_delivery_costs_per_message(client, demo_agency, local_only, monkeypatch):
+    from chalicelib import clock
+
+    # moto in process records far slower than DynamoDB, so the budget's clock is stopped.
+    monkeypatch.setattr(clock, "monotonic", lambda: 0.0)
+    secret = demo_agency["whatsapp_app_secret"]
+    opening = hooks.whatsapp_batch_body(6, 1, prefix="wamid.opening")
+    hooks.post_signed(client, hooks.WHATSAPP_PATH, opening, secret)
+    raw = hooks.whatsapp_batch_body(6, 10)
+
+    with count_aws_calls() as log:
+        response = hooks.post_signed(client, hooks.WHATSAPP_PATH, raw, secret)
+
+    assert response.status_code == 200, response.body
+    assert log.operations() == {"GetItem": 60, "TransactWriteItems": 60}
+    assert log.items_written == 240
+    assert log.other_calls == []
+    assert log.failed == []
+
+
 def test_whatsapp_both_ids_known_costs(client, demo_agency, local_only):
     post_whatsapp(client, demo_agency, "wamid.cost-1", FIRST_SMS, user_id="MX.1")
     with count_aws_calls() as log:
