@@ -387,7 +387,7 @@ def _raise_conflict(
         reference = _held_reference(booker.citizen_id, agency.agency_id, service)
         raise ConflictError(
             f"you already have an appointment for {service!r} ({reference}); "
-            "cancel it before booking another",
+            "cancel it, or ask the agency to reschedule it, before booking another",
             field="service",
         ) from error
     if not any(tag.startswith(REFERENCE_TAG) for tag in error.tags):
