@@ -521,7 +521,7 @@ class Appointment(TableItem):
     # "booked", "confirmed", "unconfirmed" or "cancelled".
     status = UnicodeAttribute()
     language = UnicodeAttribute()
-    # The channel the appointment was booked on: "web" or "chat".
+    # The channel the appointment was booked on: "web", "chat" or "voice".
     booked_on = UnicodeAttribute()
     # The reminder workflow's occurrence, incremented by each reschedule.
     occurrence = NumberAttribute(default=1)
