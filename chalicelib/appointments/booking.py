@@ -117,6 +117,8 @@ def list_slots(
             slot_sort_key(service, office, low), slot_sort_key(service, office, high)
         )
     else:
+        # NOTE: without an office the Query reads every slot of the service, past ones
+        # included, and filters by time; agencies with long calendars should pass office.
         condition = AppointmentSlot.sk.startswith(f"SLOT#{service}#")
     slots = AppointmentSlot.query(
         agency_key(agency.agency_id),
