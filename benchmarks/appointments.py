@@ -80,7 +80,7 @@ def confirmed_on_first_channel(driver: Any) -> RunCount:
 
 
 def unconfirmed_after_all_channels(driver: Any) -> RunCount:
-    """Run a reminder that nobody answers on WhatsApp or SMS, ending on the call list."""
+    """Run a reminder that gets no answer on WhatsApp or SMS, ending on the call list."""
     with driver.graph():
         case = _remind(driver, answer_wait_seconds=SHORT_ANSWER_WAIT)
         run_workflow_tasks(driver.client, until=lambda: _succeeded(case["case_id"]), timeout=30)

@@ -117,6 +117,8 @@ def list_slots(
             slot_sort_key(service, office, low), slot_sort_key(service, office, high)
         )
     else:
+        # NOTE: without an office the Query reads every slot of the service, past ones
+        # included, and filters by time; agencies with long calendars should pass office.
         condition = AppointmentSlot.sk.startswith(f"SLOT#{service}#")
     slots = AppointmentSlot.query(
         agency_key(agency.agency_id),
@@ -387,7 +389,7 @@ def _raise_conflict(
         reference = _held_reference(booker.citizen_id, agency.agency_id, service)
         raise ConflictError(
             f"you already have an appointment for {service!r} ({reference}); "
-            "cancel it before booking another",
+            "cancel it, or ask the agency to reschedule it, before booking another",
             field="service",
         ) from error
     if not any(tag.startswith(REFERENCE_TAG) for tag in error.tags):

@@ -1,4 +1,5 @@
-"""The contact flow's `confirm_appointment` and `cancel_appointment` actions.
+"""The contact flow's appointment actions: `confirm_appointment` and `cancel_appointment`
+here, `book_appointment` in phone_booking.py.
 
 Both need the case reference keyed by the caller, confirming as well as cancelling.
 A caller id can be spoofed. A spoofed confirmation would take an appointment off the
@@ -7,7 +8,7 @@ reference, by contrast, was sent only to the citizen who booked. With the refere
 answer also tells the appointment's time, which is a case detail.
 """
 
-from chalicelib.appointments import actions, lifecycle, texts
+from chalicelib.appointments import actions, lifecycle, phone_booking, texts
 from chalicelib.appointments.statuses import CANCELLED
 from chalicelib.clock import parse_utc
 from chalicelib.errors import NotFoundError
@@ -17,10 +18,17 @@ from chalicelib.store.models import Case, CaseReference, case_key, reference_key
 
 CONFIRM_ACTION = "confirm_appointment"
 CANCEL_ACTION = "cancel_appointment"
-ACTIONS = frozenset({CONFIRM_ACTION, CANCEL_ACTION})
+ACTIONS = frozenset({CONFIRM_ACTION, CANCEL_ACTION, phone_booking.BOOK_ACTION})
 
 
-def answer(call: calls.Call, action: str, keyed: str | None) -> dict[str, str]:
+def answer(call: calls.Call, action: str, parameters: dict[str, str]) -> dict[str, str]:
+    """Run one appointment action of the contact flow and return its answer."""
+    if action == phone_booking.BOOK_ACTION:
+        return phone_booking.book(call, parameters)
+    return _confirm_or_cancel(call, action, parameters.get("case_reference"))
+
+
+def _confirm_or_cancel(call: calls.Call, action: str, keyed: str | None) -> dict[str, str]:
     """Confirm or cancel the appointment of the keyed case and return the flow's answer."""
     caller = calls._find_caller(call)
     language = calls._language(call, caller)

@@ -155,10 +155,12 @@ def send_reminder(request: TaskRequest) -> dict | object:
     agency = get_agency(appointment.agency_id)
     settings = settings_of(agency)
     tried = list(appointment.reminder_channels or [])
-    expires_at = utc_now() + timedelta(seconds=int(request.input["answer_wait_seconds"]))
-    waits.store_wait(request, case, KIND, expires_at, {"case_id": case.case_id})
-    profile = _profile(appointment.citizen_id)
-    for channel in _untried_channels(case, profile, tried):
+    channels = _untried_channels(case, _profile(appointment.citizen_id), tried)
+    if channels:
+        # Stored before the send, so that an answer arriving at once finds the wait.
+        expires_at = utc_now() + timedelta(seconds=int(request.input["answer_wait_seconds"]))
+        waits.store_wait(request, case, KIND, expires_at, {"case_id": case.case_id})
+    for channel in channels:
         if not _claim_channel(appointment, tried, channel):
             logger.info("reminder already sent for this attempt", extra={"case_id": case.case_id})
             return PENDING

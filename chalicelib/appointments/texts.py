@@ -45,6 +45,26 @@ _TEXTS = {
         "en": "Your appointment on {when} was cancelled.",
         "pt": "Seu agendamento de {when} foi cancelado.",
     },
+    "phone_booked": {
+        "es": "Su cita quedó reservada para el {when}. Su número de caso es {reference}.",
+        "en": "Your appointment is booked for {when}. Your case number is {reference}.",
+        "pt": "Seu agendamento ficou marcado para {when}. O número do caso é {reference}.",
+    },
+    "phone_no_slot": {
+        "es": "No hay citas disponibles para ese trámite en los próximos días.",
+        "en": "There are no appointments available for that service in the coming days.",
+        "pt": "Não há horários disponíveis para esse serviço nos próximos dias.",
+    },
+    "phone_booking_conflict": {
+        "es": "No pudimos reservar esa cita. Le comunicamos con un agente.",
+        "en": "We could not book that appointment. We will connect you with an agent.",
+        "pt": "Não conseguimos marcar esse horário. Vamos transferi-lo para um atendente.",
+    },
+    "phone_booking_needs_caller_id": {
+        "es": "Para reservar por teléfono necesitamos ver su número. Llame sin ocultarlo.",
+        "en": "To book by phone we need to see your number. Please call without hiding it.",
+        "pt": "Para agendar por telefone precisamos ver seu número. Ligue sem ocultá-lo.",
+    },
     "phone_no_appointment": {
         "es": "Ese caso no tiene una cita pendiente.",
         "en": "That case has no pending appointment.",

@@ -156,7 +156,7 @@ def _run(call: calls.Call, action: str, parameters: dict[str, str], language: st
     if action == "case_status":
         return calls.case_status(call, parameters.get("case_reference"))
     if action in appointment_phone.ACTIONS:
-        return appointment_phone.answer(call, action, parameters.get("case_reference"))
+        return appointment_phone.answer(call, action, parameters)
     if action in PLANNED_ACTIONS:
         logger.warning("contact flow action not built yet")
         return calls.error_answer(language, "action_unavailable", prompt="action_unavailable")

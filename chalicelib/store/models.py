@@ -639,7 +639,7 @@ class Appointment(TableItem):
     occurrence = NumberAttribute(default=1)
     # Channels the current occurrence's reminder was sent on, in order.
     reminder_channels = ListAttribute(of=UnicodeAttribute, null=True)
-    # The channel of the citizen's answer, and when the status last changed.
+    # The channel of the answer or agent that confirmed or cancelled the appointment.
     answered_on = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
@@ -653,7 +653,7 @@ class AppointmentHold(TableItem):
 
     The booking transaction puts it on the condition that none exists, that the
     earlier one is no longer `active` (cancelled), or that its time has passed, so a
-    citizen holds at most one active appointment per service.
+    citizen has at most one active appointment per service.
     """
 
     case_id = UnicodeAttribute()

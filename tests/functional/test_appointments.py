@@ -482,6 +482,51 @@ def test_phone_other_agency_reference_is_not_found(client, other_agency):
     assert appointments.appointment(case["case_id"])["status"] == "booked"
 
 
+def test_phone_booking_takes_earliest_free_slot(client):
+    appointments.configure()
+    full = appointments.put_slot(appointments.in_hours(2), capacity=1, booked=1)
+    free = appointments.put_slot(appointments.in_hours(3), capacity=1)
+    event = support.load_event("connect_book_appointment")
+
+    answer = client.lambda_.invoke("connect_contact_flow", event).payload
+    again = client.lambda_.invoke("connect_contact_flow", event).payload
+
+    assert answer["result"] == "ok", answer
+    assert all(isinstance(value, str) for value in answer.values())
+    assert answer["appointment_time"] in answer["prompt"]
+    case = support.case_of_reference(answer["latest_case_reference"])
+    item = appointments.appointment(case["case_id"])
+    assert item["starts_at"] == free
+    assert item["booked_on"] == "voice"
+    assert appointments.slot(full)["booked"] == 1
+    # The caller id stays a claim on a provisional profile, even for a known number.
+    profile = support.profile(case["citizen_id"])
+    assert profile["provisional"] is True
+    assert support.phone_link(appointments.PHONE) is None
+    # The same caller holds the service now, and the only other slot is full.
+    assert again["result"] == "not_found"
+
+
+def test_phone_booking_without_caller_id_is_invalid(client):
+    event = support.load_event("connect_book_appointment")
+    event["Details"]["ContactData"]["CustomerEndpoint"] = None
+
+    answer = client.lambda_.invoke("connect_contact_flow", event).payload
+
+    assert answer["result"] == "invalid"
+    assert support.items_of_kind("CASE#", "APPOINTMENT") == []
+
+
+def test_phone_booking_unknown_service_is_error(client):
+    event = support.load_event("connect_book_appointment")
+    event["Details"]["Parameters"]["service"] = "tramites"
+
+    answer = client.lambda_.invoke("connect_contact_flow", event).payload
+
+    assert answer["result"] == "error"
+    assert answer["error_code"] == "invalid_request"
+
+
 def test_identify_reports_pending_appointment_only(client):
     appointments.configure()
     start = appointments.put_slot(appointments.in_hours(30))
