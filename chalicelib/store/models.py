@@ -20,6 +20,7 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from chalicelib.reports.histogram import BUCKET_COUNT
 from chalicelib.settings import get_settings
 
 TTL_ATTRIBUTE = "expires_at"
@@ -417,6 +418,86 @@ class AgencyEndpoint(TableItem):
     value = UnicodeAttribute()
 
 
+def phone_report_key(agency_id: str) -> str:
+    return f"PHONE#{agency_id}"
+
+
+def phone_row_key(day: str, queue_id: str) -> str:
+    return f"DAY#{day}#QUEUE#{queue_id}"
+
+
+class _PhoneDayCounters(TableItem):
+    """The named counters of a `PhoneDay` row; the histogram buckets are added below."""
+
+    agency_id = UnicodeAttribute()
+    # The agency's local date, YYYY-MM-DD, in its time zone.
+    day = UnicodeAttribute()
+    # The queue's id, the last part of its ARN, or "-" for contacts that reached no queue.
+    queue_id = UnicodeAttribute()
+    queue_arn = UnicodeAttribute(null=True)
+    # The queue's name in the latest contact record counted in this row.
+    queue_name = UnicodeAttribute(null=True)
+    # Inbound calls (initiation method INBOUND), which the deflected share divides by.
+    inbound_calls = NumberAttribute(null=True)
+    # Voice contacts that entered the queue, and how each left it: answered by an
+    # agent, abandoned by the caller, or ended otherwise (transfer, callback, the flow).
+    offered = NumberAttribute(null=True)
+    answered = NumberAttribute(null=True)
+    abandoned_in_queue = NumberAttribute(null=True)
+    ended_in_queue = NumberAttribute(null=True)
+    # Voice contacts that ended before any queue: the caller hung up, or the flow ended them.
+    abandoned_in_ivr = NumberAttribute(null=True)
+    ended_in_ivr = NumberAttribute(null=True)
+    # Choices the contact flow recorded: a callback requested, or a link sent to another channel.
+    callbacks = NumberAttribute(null=True)
+    deflected = NumberAttribute(null=True)
+    # Sums in seconds of the durations counted in the `wait_*` and `handle_*` buckets.
+    wait_seconds_total = NumberAttribute(null=True)
+    handle_seconds_total = NumberAttribute(null=True)
+
+
+def _histogram_attributes() -> dict[str, NumberAttribute]:
+    """Return one counter per histogram bucket: `wait_00` to `wait_51`, `handle_00` to `handle_51`.
+
+    An ADD to `wait.b03` fails while the `wait` map does not exist, and DynamoDB
+    rejects an update that sets the map and adds to it at once, so every bucket is
+    a top-level attribute that one ADD can create.
+    """
+    return {
+        f"{prefix}_{index:02d}": NumberAttribute(null=True)
+        for prefix in (WAIT_BUCKET_PREFIX, HANDLE_BUCKET_PREFIX)
+        for index in range(BUCKET_COUNT)
+    }
+
+
+WAIT_BUCKET_PREFIX = "wait"
+HANDLE_BUCKET_PREFIX = "handle"
+
+# `PHONE#<agency id>` / `DAY#<local date>#QUEUE#<queue id>`: one agency's phone figures of
+# one day and queue, kept by atomic ADDs, so that a date range is one Query. Time in
+# queue and handle time are bucket counts; chalicelib/reports/histogram.py has the buckets.
+PhoneDay = type(
+    "PhoneDay",
+    (_PhoneDayCounters,),
+    {"__module__": __name__, "__doc__": "One agency's phone figures of one day and queue."}
+    | _histogram_attributes(),
+)
+
+
+def ivr_choice_key(contact_id: str) -> str:
+    return f"IVRCHOICE#{contact_id}"
+
+
+class IvrChoice(TableItem):
+    """`IVRCHOICE#<contact id>` / `CHOICE#<choice>`: a contact flow choice already counted."""
+
+    agency_id = UnicodeAttribute()
+    day = UnicodeAttribute()
+    queue_id = UnicodeAttribute()
+    recorded_at = UnicodeAttribute()
+    expires_at = TTLAttribute(attr_name=TTL_ATTRIBUTE)
+
+
 ENTITIES = (
     CitizenProfile,
     IdentityLink,
@@ -433,4 +514,6 @@ ENTITIES = (
     OutboundPointer,
     EmailReference,
     QuarantinedEmail,
+    PhoneDay,
+    IvrChoice,
 )
