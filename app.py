@@ -3,7 +3,15 @@
 from chalice import Chalice
 
 from chalicelib import settings
-from chalicelib.channels import agent_api, chat, connect, inbound_email, sms, webhooks
+from chalicelib.channels import (
+    agent_api,
+    chat,
+    connect,
+    connect_events,
+    inbound_email,
+    sms,
+    webhooks,
+)
 from chalicelib.channels.http import handle_errors, json_response
 from chalicelib.observability import logging_middleware
 
@@ -116,3 +124,11 @@ def inbound_whatsapp_social(event):
 @app.on_sns_message(topic=settings.INBOUND_EMAIL_TOPIC, name="inbound_email")
 def inbound_email_handler(event):
     inbound_email.handle(event.to_dict())
+
+
+@app.on_cw_event(
+    {"source": ["aws.connect"], "detail-type": ["Amazon Connect Contact Event"]},
+    name="connect_contact_events",
+)
+def connect_contact_events(event):
+    connect_events.handle(event.to_dict())

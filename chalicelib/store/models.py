@@ -182,6 +182,39 @@ class IdentityLink(TableItem):
     created_at = UnicodeAttribute()
 
 
+class CallLeg(MapAttribute):
+    """One leg of a Connect contact (a call, chat or task), as contact events and records show it.
+
+    Times are UTC strings ending in `Z`. chalicelib/journey/call_progress.py merges
+    events and records into a leg and documents the rules.
+    """
+
+    # The latest state Connect reported: initiated, connected_to_system, queued,
+    # connected_to_agent, disconnected or completed, and its rank (1 to 6), which never drops.
+    status = UnicodeAttribute(null=True)
+    status_rank = NumberAttribute(null=True)
+    channel = UnicodeAttribute(null=True)
+    initiation_method = UnicodeAttribute(null=True)
+    initiated_at = UnicodeAttribute(null=True)
+    connected_to_system_at = UnicodeAttribute(null=True)
+    enqueued_at = UnicodeAttribute(null=True)
+    connected_to_agent_at = UnicodeAttribute(null=True)
+    disconnected_at = UnicodeAttribute(null=True)
+    after_contact_work_end_at = UnicodeAttribute(null=True)
+    queue_arn = UnicodeAttribute(null=True)
+    queue_name = UnicodeAttribute(null=True)
+    agent_arn = UnicodeAttribute(null=True)
+    disconnect_reason = UnicodeAttribute(null=True)
+    # The LastUpdateTimestamp of the contact record applied, and what that record measured.
+    record_updated_at = UnicodeAttribute(null=True)
+    queue_seconds = NumberAttribute(null=True)
+    agent_interaction_seconds = NumberAttribute(null=True)
+    hold_seconds = NumberAttribute(null=True)
+    after_contact_work_seconds = NumberAttribute(null=True)
+    # The contact attributes of that record (name → value).
+    attributes = MapAttribute(null=True)
+
+
 class Contact(TableItem):
     """`CITIZEN#<id>` / `CONTACT#<utc ts>#<id>`: one touch on the timeline."""
 
@@ -223,6 +256,10 @@ class Contact(TableItem):
     delivery_errors = NumberSetAttribute(null=True)
     # When the provider reported `delivery_status`.
     delivery_status_at = UnicodeAttribute(null=True)
+    # The legs of a Connect contact by contact id, on contacts of kind "call".
+    call_legs = MapAttribute(of=CallLeg, null=True)
+    # Incremented by every change of `call_legs`; those writes are conditional on it.
+    call_version = NumberAttribute(null=True)
 
 
 class OutboundPointer(TableItem):
