@@ -8,6 +8,7 @@ from chalicelib.channels import (
     chat,
     connect,
     connect_events,
+    connect_records,
     inbound_email,
     sms,
     webhooks,
@@ -132,3 +133,8 @@ def inbound_email_handler(event):
 )
 def connect_contact_events(event):
     connect_events.handle(event.to_dict())
+
+
+@app.on_kinesis_record(stream=settings.CONTACT_RECORDS_STREAM, name="connect_contact_records")
+def connect_contact_records(event):
+    connect_records.handle(event.to_dict())

@@ -15,6 +15,9 @@ WHATSAPP_SOCIAL_TOPIC = os.environ.get(
 INBOUND_EMAIL_TOPIC = os.environ.get(
     "VENTANILLA_INBOUND_EMAIL_TOPIC", "ventanilla-local-inbound-email"
 )
+CONTACT_RECORDS_STREAM = os.environ.get(
+    "VENTANILLA_CONTACT_RECORDS_STREAM", "ventanilla-local-contact-records"
+)
 
 # The secrets of the deployment's one Meta app, which serves every agency's WhatsApp
 # numbers and Messenger pages. Each settings field maps to the end of its SSM name.
@@ -53,6 +56,11 @@ def whatsapp_token_parameter(stage: str) -> str:
 def messenger_token_prefix(stage: str) -> str:
     """Return the default prefix of the Messenger page tokens, each at `<prefix>/<page id>`."""
     return f"/ventanilla/{stage}/meta/messenger-page-token"
+
+
+def parked_records_queue(stage: str) -> str:
+    """Return the default name of the queue of parked contact records."""
+    return f"ventanilla-{stage}-parked-contact-records"
 
 
 class Settings(BaseModel):
@@ -102,6 +110,8 @@ class Settings(BaseModel):
     messenger_verify_token_parameter: str = Field(default="", pattern=r"^(/[\w.-]+)+$")
     # Days a quarantined email's record (ids and verdicts, no content) is kept.
     quarantine_ttl_days: int = Field(default=30, ge=1, le=365)
+    # The SQS queue where contact records that failed are parked for replay.
+    parked_records_queue: str = Field(default="", pattern=r"^[A-Za-z0-9_-]{1,80}$")
 
     @model_validator(mode="before")
     @classmethod
@@ -135,6 +145,14 @@ class Settings(BaseModel):
             "messenger_token_parameter_prefix": messenger_token_prefix(stage),
         }
         return {**values, **{key: value for key, value in defaults.items() if not values.get(key)}}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_parked_records_queue(cls, values: Any) -> Any:
+        if isinstance(values, dict) and not values.get("parked_records_queue"):
+            stage = values.get("stage") or "local"
+            values = {**values, "parked_records_queue": parked_records_queue(stage)}
+        return values
 
     @model_validator(mode="after")
     def _check_auth(self) -> "Settings":
@@ -182,6 +200,7 @@ ENVIRONMENT_NAMES = {
     "messenger_app_secret_parameter": "VENTANILLA_MESSENGER_APP_SECRET_PARAMETER",
     "messenger_verify_token_parameter": "VENTANILLA_MESSENGER_VERIFY_TOKEN_PARAMETER",
     "quarantine_ttl_days": "VENTANILLA_QUARANTINE_TTL_DAYS",
+    "parked_records_queue": "VENTANILLA_PARKED_RECORDS_QUEUE",
 }
 
 DEFAULTS = {

@@ -78,7 +78,7 @@ def table_definitions(stage: str, template: dict | None = None) -> list[dict]:
 
 
 def create_resources(session: Any, stage: str) -> dict[str, str]:
-    """Create every table, topic and queue of the template; return names to ARNs or URLs."""
+    """Create every table, topic, queue and stream of the template; return names to ARNs or URLs."""
     template = load_template()
     created: dict[str, str] = {}
 
@@ -110,4 +110,13 @@ def create_resources(session: Any, stage: str) -> dict[str, str]:
             attributes["MessageRetentionPeriod"] = str(properties["MessageRetentionPeriod"])
         response = sqs.create_queue(QueueName=properties["QueueName"], Attributes=attributes)
         created[properties["QueueName"]] = response["QueueUrl"]
+
+    kinesis = session.client("kinesis")
+    for properties in resources_of_type(template, "AWS::Kinesis::Stream", stage).values():
+        kinesis.create_stream(
+            StreamName=properties["Name"], StreamModeDetails=properties["StreamModeDetails"]
+        )
+        created[properties["Name"]] = kinesis.describe_stream_summary(
+            StreamName=properties["Name"]
+        )["StreamDescriptionSummary"]["StreamARN"]
     return created

@@ -58,7 +58,8 @@ class _AnyCase(BaseModel):
         return data
 
 
-def _moment(value: Any) -> datetime | None:
+def optional_time(value: Any) -> datetime | None:
+    """Parse an ISO 8601 time with a zone, or return None for null or an empty string."""
     if value is None or value == "":
         return None
     if not isinstance(value, str):
@@ -70,7 +71,7 @@ class EventQueue(_AnyCase):
     queue_arn: str | None = Field(default=None, alias="queuearn")
     enqueued_at: datetime | None = Field(default=None, alias="enqueuetimestamp")
 
-    _times = field_validator("enqueued_at", mode="before")(_moment)
+    _times = field_validator("enqueued_at", mode="before")(optional_time)
 
 
 class EventAgent(_AnyCase):
@@ -81,7 +82,7 @@ class EventAgent(_AnyCase):
     )
 
     _times = field_validator("connected_to_agent_at", "after_contact_work_end_at", mode="before")(
-        _moment
+        optional_time
     )
 
 
@@ -109,7 +110,7 @@ class ContactEventDetail(_AnyCase):
 
     _times = field_validator(
         "initiated_at", "connected_to_system_at", "disconnected_at", mode="before"
-    )(_moment)
+    )(optional_time)
 
     @field_validator("disconnect_reason", mode="before")
     @classmethod

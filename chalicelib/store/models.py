@@ -535,6 +535,48 @@ class IvrChoice(TableItem):
     expires_at = TTLAttribute(attr_name=TTL_ATTRIBUTE)
 
 
+def contact_record_key(contact_id: str) -> str:
+    return f"CTR#{contact_id}"
+
+
+class ContactRecordItem(TableItem):
+    """`CTR#<contact id>` / `RECORD`: the latest contact record of one Connect contact.
+
+    Writes are conditional on `last_update_timestamp`, so the record with the latest
+    LastUpdateTimestamp wins. `counted` is what this record added to the phone figures
+    (counter name → amount, in the row of `counted_day` and `counted_queue_id`), so that
+    a re-sent record adds only its difference.
+    """
+
+    contact_id = UnicodeAttribute()
+    initial_contact_id = UnicodeAttribute(null=True)
+    agency_id = UnicodeAttribute()
+    last_update_timestamp = UnicodeAttribute()
+    channel = UnicodeAttribute(null=True)
+    initiation_method = UnicodeAttribute(null=True)
+    initiated_at = UnicodeAttribute(null=True)
+    disconnected_at = UnicodeAttribute(null=True)
+    disconnect_reason = UnicodeAttribute(null=True)
+    queue_arn = UnicodeAttribute(null=True)
+    queue_name = UnicodeAttribute(null=True)
+    enqueued_at = UnicodeAttribute(null=True)
+    queue_seconds = NumberAttribute(null=True)
+    agent_arn = UnicodeAttribute(null=True)
+    connected_to_agent_at = UnicodeAttribute(null=True)
+    agent_interaction_seconds = NumberAttribute(null=True)
+    hold_seconds = NumberAttribute(null=True)
+    after_contact_work_seconds = NumberAttribute(null=True)
+    attributes = MapAttribute(null=True)
+    counted_day = UnicodeAttribute(null=True)
+    counted_queue_id = UnicodeAttribute(null=True)
+    counted = MapAttribute(null=True)
+    # Where the call's timeline contact is, for records re-sent after its marker expired.
+    timeline_citizen_id = UnicodeAttribute(null=True)
+    timeline_contact_sk = UnicodeAttribute(null=True)
+    recorded_at = UnicodeAttribute()
+    expires_at = TTLAttribute(attr_name=TTL_ATTRIBUTE)
+
+
 ENTITIES = (
     CitizenProfile,
     IdentityLink,
@@ -553,4 +595,5 @@ ENTITIES = (
     QuarantinedEmail,
     PhoneDay,
     IvrChoice,
+    ContactRecordItem,
 )
