@@ -107,6 +107,12 @@ def post_case_reply(case_id):
     return agent_api.post_reply(app.current_request, case_id)
 
 
+@app.route("/reports/agencies/{agency_id}/phone", methods=["GET"], authorizer=agent_authorizer)
+@handle_errors
+def get_phone_report(agency_id):
+    return agent_api.get_phone_report(app.current_request, agency_id)
+
+
 @app.lambda_function(name="connect_contact_flow")
 def connect_contact_flow(event, context):
     return connect.handle(event)
@@ -137,4 +143,4 @@ def connect_contact_events(event):
 
 @app.on_kinesis_record(stream=settings.CONTACT_RECORDS_STREAM, name="connect_contact_records")
 def connect_contact_records(event):
-    connect_records.handle(event.to_dict())
+    return connect_records.handle(event.to_dict())

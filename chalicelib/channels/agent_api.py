@@ -22,6 +22,7 @@ policy covers all agent routes and why the guard re-checks the expiry.
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from typing import Any
 
 from chalice import AuthResponse, Response
@@ -35,11 +36,12 @@ from chalicelib.channels.http import body_as, json_response
 from chalicelib.channels.validation import validate
 from chalicelib.errors import UnauthorizedError, ValidationError
 from chalicelib.observability import logger, start_event
+from chalicelib.reports import phone_report
 from chalicelib.settings import get_settings
 
 AUTHORIZER_TTL_SECONDS = 300
 # Paths the authorizer's policy allows. In execute-api ARNs, `*` also matches `/`.
-AGENT_ROUTES = ["/citizens/*", "/cases/*"]
+AGENT_ROUTES = ["/citizens/*", "/cases/*", "/reports/*"]
 ANONYMOUS = "anonymous"
 AUTHENTICATE = "authenticate"
 IDEMPOTENCY_HEADER = "idempotency-key"
@@ -53,7 +55,12 @@ _KEY_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _BEARER = re.compile(r"^bearer\s+", re.IGNORECASE)
 _METHOD_PATTERN = re.compile(r"[A-Z]{1,16}")
 # The fixed path segments of the agent routes, which an audit record may repeat.
-_ROUTE_SEGMENTS = frozenset({"citizens", "search", "timeline", "cases", "replies"})
+_ROUTE_SEGMENTS = frozenset(
+    {"citizens", "search", "timeline", "cases", "replies", "reports", "agencies", "phone"}
+)
+# Agency ids as the seed and the agency settings write them, such as "demo".
+_AGENCY_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class _Request(BaseModel):
@@ -85,6 +92,11 @@ class TimelineQuery(_Request):
     cursor: str | None = Field(default=None, min_length=1)
 
 
+class PhoneReportQuery(_Request):
+    from_date: str = Field(alias="from")
+    to_date: str = Field(alias="to")
+
+
 class ReplyRequest(_Request):
     text: str = Field(min_length=1, max_length=MAX_REPLY_LENGTH)
     idempotency_key: str | None = None
@@ -103,6 +115,9 @@ AUDITED_FIELDS = frozenset(
         *SearchRequest.model_fields,
         *ReplyRequest.model_fields,
         *(f"query.{name}" for name in TimelineQuery.model_fields),
+        "agency_id",
+        "query.from",
+        "query.to",
     }
 )
 
@@ -210,12 +225,26 @@ def post_reply(request: Any, case_id: str) -> Response:
     return _respond(result, 200 if result.duplicate else 201)
 
 
+def get_phone_report(request: Any, agency_id: str) -> Response:
+    valid_agency = _AGENCY_ID_PATTERN.fullmatch(agency_id) is not None
+    resource = f"reports/agencies/{agency_id if valid_agency else INVALID_ID}/phone"
+    with _acting(request, access.READ_PHONE_REPORT, resource, report_agency=agency_id) as agent:
+        query = validate(PhoneReportQuery, dict(request.query_params or {}), prefix="query")
+        start, end = _report_range(query)
+        result = phone_report.phone_report(agent.agency, start, end)
+    return _respond(result)
+
+
 @contextmanager
-def _acting(request: Any, action: str, resource: str) -> Iterator[Agent]:
+def _acting(
+    request: Any, action: str, resource: str, report_agency: str | None = None
+) -> Iterator[Agent]:
     """Run one audited action as the request's agent, after the guard's checks.
 
     A token the authorizer rejected raises UnauthorizedError before any record is
     started, because the authorizer already wrote that rejection's audit record.
+    With `report_agency`, the action reads a report of that agency, which
+    access.authorize_report checks instead of the agent's own agency.
     """
     principal = principal_of(request)
     record = AuditRecord(
@@ -227,7 +256,15 @@ def _acting(request: Any, action: str, resource: str) -> Iterator[Agent]:
     )
     logger.append_keys(agency=principal.agency_id, actor=principal.subject)
     with audit.audited(record, AUDITED_FIELDS):
-        yield access.authorize(principal, action, record)
+        if report_agency is None:
+            yield access.authorize(principal, action, record)
+            return
+        if not _AGENCY_ID_PATTERN.fullmatch(report_agency):
+            raise ValidationError(
+                "agency_id: expected 1 to 64 lower-case letters, digits, '-' or '_'",
+                field="agency_id",
+            )
+        yield access.authorize_report(principal, action, record, report_agency)
 
 
 def _reject(method_arn: str, reason: str) -> None:
@@ -280,6 +317,32 @@ def _check_id(value: str, field: str) -> None:
     # fullmatch, because `$` in `match` also accepts a trailing newline.
     if not _ID_PATTERN.fullmatch(value):
         raise ValidationError(f"{field}: expected 32 lower-case hexadecimal digits", field=field)
+
+
+def _report_range(query: PhoneReportQuery) -> tuple[date, date]:
+    """Return the dates of a report query; raises ValidationError naming the field at fault."""
+    start = _report_date(query.from_date, "query.from")
+    end = _report_date(query.to_date, "query.to")
+    if end < start:
+        raise ValidationError("query.to: must be on or after query.from", field="query.to")
+    days = (end - start).days + 1
+    if days > phone_report.MAX_REPORT_DAYS:
+        raise ValidationError(
+            f"query.to: the range covers {days} days; request at most "
+            f"{phone_report.MAX_REPORT_DAYS} days at a time",
+            field="query.to",
+        )
+    return start, end
+
+
+def _report_date(value: str, field: str) -> date:
+    message = f"{field}: expected a date as YYYY-MM-DD, such as 2026-03-02"
+    if not _DATE_PATTERN.fullmatch(value):
+        raise ValidationError(message, field=field)
+    try:
+        return date.fromisoformat(value)
+    except ValueError as error:
+        raise ValidationError(message, field=field) from error
 
 
 def _idempotency_key(key: str | None) -> str:
