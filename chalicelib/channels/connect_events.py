@@ -59,12 +59,18 @@ class _AnyCase(BaseModel):
 
 
 def optional_time(value: Any) -> datetime | None:
-    """Parse an ISO 8601 time with a zone, or return None for null or an empty string."""
+    """Parse an ISO 8601 time with a zone, or return None for null or an empty string.
+
+    The error message leaves the value out, because validation messages reach the logs.
+    """
     if value is None or value == "":
         return None
-    if not isinstance(value, str):
-        raise ValueError("expected an ISO 8601 time")
-    return parse_utc(value)
+    try:
+        if not isinstance(value, str):
+            raise TypeError(type(value).__name__)
+        return parse_utc(value)
+    except (TypeError, ValueError) as error:
+        raise ValueError("expected an ISO 8601 time with a zone") from error
 
 
 class EventQueue(_AnyCase):

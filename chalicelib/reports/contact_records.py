@@ -27,7 +27,13 @@ from chalicelib.errors import ConflictError
 from chalicelib.journey import calls
 from chalicelib.journey.call_progress import LegUpdate, Location, RecordFacts, record_progress
 from chalicelib.reports.histogram import bucket_index
-from chalicelib.reports.phone import NO_QUEUE, add_to_row, local_day, queue_id_of
+from chalicelib.reports.phone import (
+    NO_QUEUE,
+    add_to_row,
+    local_day,
+    pause_before_retry,
+    queue_id_of,
+)
 from chalicelib.store.models import (
     HANDLE_BUCKET_PREFIX,
     WAIT_BUCKET_PREFIX,
@@ -201,7 +207,7 @@ def record_contact(record: ContactRecord) -> RecordResult:
     Raises ConflictError when concurrent copies of the record keep racing.
     """
     stamp = isoformat_z(record.last_updated_at)
-    for _ in range(MAX_ATTEMPTS):
+    for attempt in range(MAX_ATTEMPTS):
         stored = _stored(record.contact_id)
         if stored is not None and stored.last_update_timestamp >= stamp:
             return RecordResult(DUPLICATE if stored.last_update_timestamp == stamp else STALE)
@@ -234,7 +240,9 @@ def record_contact(record: ContactRecord) -> RecordResult:
         try:
             transaction.commit()
         except TransactionConflictError:
-            # Another copy of this contact's record was written since it was read.
+            # Another copy of this record was written since it was read, or another
+            # transaction was writing the same figure row. Either way, read again.
+            pause_before_retry(attempt)
             continue
         if stored is None:
             return RecordResult(RECORDED, first_counted=new, samples=samples)

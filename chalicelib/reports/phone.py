@@ -7,6 +7,8 @@ choices (a callback requested, a caller sent to another channel), once per conta
 and choice. chalicelib/reports/contact_records.py counts the contact records.
 """
 
+import random
+import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -22,7 +24,7 @@ from chalicelib.store.models import (
     phone_report_key,
     phone_row_key,
 )
-from chalicelib.store.transactions import DEDUPE, Transaction
+from chalicelib.store.transactions import DEDUPE, Transaction, TransactionConflictError
 
 CALLBACK_REQUESTED = "callback_requested"
 DEFLECTED = "deflected"
@@ -33,6 +35,8 @@ IVR_CHOICES = {CALLBACK_REQUESTED: "callbacks", DEFLECTED: "deflected"}
 NO_QUEUE = "-"
 MAX_QUEUE_ID_LENGTH = 256
 MAX_CONTACT_ID_LENGTH = 256
+# Writes that race with other transactions on the same row are tried this many times.
+MAX_ATTEMPTS = 4
 
 
 def queue_id_of(queue: str | None) -> str:
@@ -52,6 +56,11 @@ def queue_id_of(queue: str | None) -> str:
 def local_day(moment: datetime, timezone: str) -> str:
     """Return the date, YYYY-MM-DD, of a moment in an IANA time zone such as America/Lima."""
     return moment.astimezone(ZoneInfo(timezone)).date().isoformat()
+
+
+def pause_before_retry(attempt: int) -> None:
+    """Sleep a random 0 to 50 * 2**attempt ms, so that writers racing for one row spread out."""
+    time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 - jitter, not a secret
 
 
 def add_to_row(
@@ -122,13 +131,23 @@ def record_ivr_choice(
         recorded_at=isoformat_z(now),
         expires_at=now + timedelta(days=get_settings().dedupe_ttl_days),
     )
-    transaction = Transaction()
-    transaction.put_new(marker, tag=DEDUPE)
     queue_arn = queue if queue and queue.startswith("arn:") else None
-    add_to_row(transaction, agency_id, day, queue_id, {counter: 1}, queue_arn=queue_arn)
-    try:
-        transaction.commit()
-    except DuplicateEventError:
-        logger.info("ivr choice already counted", extra={"choice": choice, "day": day})
+    for attempt in range(MAX_ATTEMPTS):
+        transaction = Transaction()
+        transaction.put_new(marker, tag=DEDUPE)
+        add_to_row(transaction, agency_id, day, queue_id, {counter: 1}, queue_arn=queue_arn)
+        try:
+            transaction.commit()
+        except DuplicateEventError:
+            logger.info("ivr choice already counted", extra={"choice": choice, "day": day})
+            return
+        except TransactionConflictError:
+            # Another transaction was writing the same row; the whole write is retried.
+            if attempt == MAX_ATTEMPTS - 1:
+                raise
+            pause_before_retry(attempt)
+            continue
+        logger.info(
+            "ivr choice counted", extra={"choice": choice, "day": day, "queue_id": queue_id}
+        )
         return
-    logger.info("ivr choice counted", extra={"choice": choice, "day": day, "queue_id": queue_id})

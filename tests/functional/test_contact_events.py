@@ -265,6 +265,7 @@ def test_contact_event_malformed_is_dropped(client, log_lines, change):
     assert response.payload is None
     assert call_contacts() == []
     assert [line["message"] for line in log_lines].count("contact event rejected") == 1
+    assert "yesterday" not in json.dumps(log_lines)
 
 
 def test_contact_event_unknown_instance_is_dropped(client, log_lines):

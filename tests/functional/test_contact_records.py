@@ -355,3 +355,27 @@ def test_records_emit_emf_per_agency_and_queue(client, capsys):
     assert batch["ContactRecordsRecorded"] == [3.0]
     assert batch["ContactRecordsCorrected"] == [1.0]
     assert batch["AgentEventsSkipped"] == [1.0]
+
+
+def test_records_row_conflict_is_retried(client, monkeypatch):
+    from chalicelib.reports import phone
+    from chalicelib.store.transactions import Transaction, TransactionConflictError
+
+    commit = Transaction.commit
+    failures = []
+
+    def conflict_once(transaction):
+        tags = [operation[1] for operation in transaction._operations]
+        if not failures and any(tag.startswith("figures") for tag in tags):
+            failures.append(1)
+            raise TransactionConflictError(["figures (concurrent write)"])
+        commit(transaction)
+
+    monkeypatch.setattr(Transaction, "commit", conflict_once)
+    monkeypatch.setattr(phone.time, "sleep", lambda seconds: None)
+
+    send(client, document("contact_record_abandoned_in_queue"))
+
+    assert failures == [1]
+    assert figures()["abandoned_in_queue"] == 1
+    assert parked_messages() == []

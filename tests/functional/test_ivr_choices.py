@@ -87,3 +87,26 @@ def test_ivr_choice_unknown_agency_is_not_found(aws):
 
     with pytest.raises(NotFoundError):
         record_ivr_choice("nowhere", None, "2026-03-02T15:04:05Z", "deflected", CONTACT_ID)
+
+
+def test_ivr_choice_retries_row_conflict(aws, monkeypatch):
+    from chalicelib.reports import phone
+    from chalicelib.store.transactions import Transaction, TransactionConflictError
+
+    commit = Transaction.commit
+    failures = []
+
+    def conflict_once(transaction):
+        tags = [operation[1] for operation in transaction._operations]
+        if not failures and any(tag.startswith("figures") for tag in tags):
+            failures.append(1)
+            raise TransactionConflictError(["figures (concurrent write)"])
+        commit(transaction)
+
+    monkeypatch.setattr(Transaction, "commit", conflict_once)
+    monkeypatch.setattr(phone.time, "sleep", lambda seconds: None)
+
+    phone.record_ivr_choice("demo", QUEUE_ARN, "2026-03-02T15:04:05Z", "deflected", CONTACT_ID)
+
+    assert failures == [1]
+    assert row("2026-03-02")["deflected"] == 1
