@@ -28,8 +28,14 @@ from chalice.test import Client
 from moto import mock_aws
 
 from tests import support_notify as notify_hooks
+from tests import support_streams as streams
 from tests import support_webhooks as hooks
-from tests.support_calls import AwsCallLog, count_aws_calls, stub_send_text_message
+from tests.support_calls import (
+    AwsCallLog,
+    count_aws_calls,
+    describe_operations,
+    stub_send_text_message,
+)
 
 time.tzset()
 
@@ -142,8 +148,8 @@ class Driver:
         _expect(bool(references), "the last SMS sent quotes no case reference")
         return references[0]
 
-    def reply(self, case_id: str, key: str, agency_id: str = "demo") -> dict[str, Any]:
-        """Post an agent's reply to a case, as an agent of `agency_id`."""
+    def headers(self, agency_id: str = "demo", role: str = "agent") -> dict[str, str]:
+        """Return the Authorization header of a signed-in person of `agency_id` with `role`."""
         from infra.local import dev_keys
 
         if self._agent_key is None:
@@ -152,15 +158,18 @@ class Driver:
             dev_keys.put_public_key(ssm, STAGE, self._agent_key)
         token = dev_keys.mint_token(
             self._agent_key,
-            sub=f"agent-{agency_id}",
+            sub=f"{role}-{agency_id}",
             name="Agente",
-            roles=["agent"],
+            roles=[role],
             agency_id=agency_id,
             ttl_seconds=900,
         )
+        return {"Authorization": f"Bearer {token}"}
+
+    def reply(self, case_id: str, key: str, agency_id: str = "demo") -> dict[str, Any]:
+        """Post an agent's reply to a case, as an agent of `agency_id`."""
         body = {"text": REPLY, "idempotency_key": key}
-        headers = {"Authorization": f"Bearer {token}"}
-        response = self._post(f"/cases/{case_id}/replies", body, headers)
+        response = self._post(f"/cases/{case_id}/replies", body, self.headers(agency_id))
         _expect(response.status_code in (200, 201), f"reply failed: {response.body!r}")
         return json.loads(response.body)
 
@@ -533,6 +542,19 @@ def reply_chat(driver: Driver) -> AwsCallLog:
     return log
 
 
+def stream_scenario(run: Callable[[Any, dict], AwsCallLog]) -> Callable[[Driver], AwsCallLog]:
+    """Adapt a scenario of tests/support_streams.py, which takes the client and agency."""
+
+    def scenario(driver: Driver) -> AwsCallLog:
+        return run(driver.client, driver.agency)
+
+    return scenario
+
+
+def phone_report(driver: Driver) -> AwsCallLog:
+    return streams.phone_report(driver.client, driver.agency, driver.headers(role="supervisor"))
+
+
 def only_citizen() -> str:
     from tests import support
 
@@ -556,6 +578,10 @@ SOCIAL = "inbound_whatsapp_social"
 MESSENGER = "POST /webhooks/messenger"
 EMAIL = "inbound_email"
 REPLIES = "POST /cases/{id}/replies"
+CONTACT_EVENTS = "connect_contact_events"
+CONTACT_RECORDS = "connect_contact_records"
+IVR_CHOICE = "record_ivr_choice"
+PHONE_REPORT = "GET /reports/agencies/{id}/phone"
 
 # "Cold" is the first event of a Lambda container, whose agency cache is empty.
 # "Warm" means an earlier event of the same function filled that cache.
@@ -593,18 +619,35 @@ SCENARIOS = (
     Scenario(REPLIES, "Messenger case, inside the window, warm", reply_messenger),
     Scenario(REPLIES, "email case, warm", reply_email),
     Scenario(REPLIES, "web chat case, warm", reply_chat),
+    Scenario(
+        CONTACT_EVENTS,
+        "event of a call identify recorded, warm",
+        stream_scenario(streams.event_of_recorded_call),
+    ),
+    Scenario(CONTACT_EVENTS, "repeated event, warm", stream_scenario(streams.repeated_event)),
+    Scenario(
+        CONTACT_EVENTS,
+        "known caller's event before identify, warm",
+        stream_scenario(streams.event_before_identify),
+    ),
+    Scenario(
+        CONTACT_RECORDS,
+        "first record of a recorded call, warm",
+        stream_scenario(streams.first_record),
+    ),
+    Scenario(
+        CONTACT_RECORDS,
+        "re-sent record, later LastUpdateTimestamp, warm",
+        stream_scenario(streams.resent_record),
+    ),
+    Scenario(
+        CONTACT_RECORDS,
+        "older record after the newer one, warm",
+        stream_scenario(streams.older_record),
+    ),
+    Scenario(IVR_CHOICE, "deflected caller, agency cached", stream_scenario(streams.ivr_choice)),
+    Scenario(PHONE_REPORT, "one week, warm", phone_report),
 )
-
-
-def describe_operations(log: AwsCallLog) -> str:
-    """Return the calls in order, each failed one with its error code in brackets."""
-    names = []
-    for call in log.calls:
-        name = call.operation if call.service == "dynamodb" else f"{call.service}:{call.operation}"
-        if call.error is not None:
-            name += f" ({call.error})"
-        names.append(name)
-    return ", ".join(names)
 
 
 def markdown_table(rows: list[tuple[Scenario, AwsCallLog]]) -> str:
