@@ -258,7 +258,7 @@ class Contact(TableItem):
     delivery_status_at = UnicodeAttribute(null=True)
     # The legs of a Connect contact by contact id, on contacts of kind "call".
     call_legs = MapAttribute(of=CallLeg, null=True)
-    # Incremented by every change of `call_legs`; those writes are conditional on it.
+    # Incremented by every change of `call_legs`, which is conditional on its value.
     call_version = NumberAttribute(null=True)
 
 
@@ -464,7 +464,7 @@ def phone_row_key(day: str, queue_id: str) -> str:
 
 
 class _PhoneDayCounters(TableItem):
-    """The named counters of a `PhoneDay` row; the histogram buckets are added below."""
+    """The named counters of a `PhoneDay` row. `PhoneDay` adds the histogram buckets."""
 
     agency_id = UnicodeAttribute()
     # The agency's local date, YYYY-MM-DD, in its time zone.
@@ -511,8 +511,8 @@ WAIT_BUCKET_PREFIX = "wait"
 HANDLE_BUCKET_PREFIX = "handle"
 
 # `PHONE#<agency id>` / `DAY#<local date>#QUEUE#<queue id>`: one agency's phone figures of
-# one day and queue, kept by atomic ADDs, so that a date range is one Query. Time in
-# queue and handle time are bucket counts; chalicelib/reports/histogram.py has the buckets.
+# one day and queue, kept by atomic ADDs, so that a date range is one Query. Time in queue
+# and handle time are counts per bucket of chalicelib/reports/histogram.py.
 PhoneDay = type(
     "PhoneDay",
     (_PhoneDayCounters,),
