@@ -3,7 +3,17 @@
 from chalice import Chalice
 
 from chalicelib import settings
-from chalicelib.channels import agent_api, appointments, chat, connect, inbound_email, sms, webhooks
+from chalicelib.channels import (
+    agent_api,
+    appointments,
+    chat,
+    connect,
+    connect_events,
+    connect_records,
+    inbound_email,
+    sms,
+    webhooks,
+)
 from chalicelib.channels.http import handle_errors, json_response
 from chalicelib.observability import logging_middleware
 from chalicelib.workflows import tasks
@@ -111,6 +121,12 @@ def post_case_reply(case_id):
     return agent_api.post_reply(app.current_request, case_id)
 
 
+@app.route("/reports/agencies/{agency_id}/phone", methods=["GET"], authorizer=agent_authorizer)
+@handle_errors
+def get_phone_report(agency_id):
+    return agent_api.get_phone_report(app.current_request, agency_id)
+
+
 @app.lambda_function(name="connect_contact_flow")
 def connect_contact_flow(event, context):
     return connect.handle(event)
@@ -168,3 +184,16 @@ def list_agency_appointments(agency_id):
 @handle_errors
 def change_case_appointment(case_id):
     return agent_api.change_appointment(app.current_request, case_id)
+
+
+@app.on_cw_event(
+    {"source": ["aws.connect"], "detail-type": ["Amazon Connect Contact Event"]},
+    name="connect_contact_events",
+)
+def connect_contact_events(event):
+    connect_events.handle(event.to_dict())
+
+
+@app.on_kinesis_record(stream=settings.CONTACT_RECORDS_STREAM, name="connect_contact_records")
+def connect_contact_records(event):
+    return connect_records.handle(event.to_dict())

@@ -34,8 +34,13 @@ from moto import mock_aws
 from benchmarks import appointments
 from chalicelib import clock
 from tests import support_notify as notify_hooks
+from tests import support_streams as streams
 from tests import support_webhooks as hooks
-from tests.support_calls import AwsCallLog, count_aws_calls, stub_send_text_message
+from tests.support_calls import (
+    AwsCallLog,
+    count_aws_calls,
+    stub_send_text_message,
+)
 
 time.tzset()
 
@@ -151,20 +156,21 @@ class Driver:
     def reply(self, case_id: str, key: str, agency_id: str = "demo") -> dict[str, Any]:
         """Post an agent's reply to a case, as an agent of `agency_id`."""
         body = {"text": REPLY, "idempotency_key": key}
-        response = self._post(f"/cases/{case_id}/replies", body, self._agent_headers(agency_id))
+        response = self._post(f"/cases/{case_id}/replies", body, self.headers(agency_id))
         _expect(response.status_code in (200, 201), f"reply failed: {response.body!r}")
         return json.loads(response.body)
 
     def change_case(self, case_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """Change a case with `PATCH /cases/{id}`, as an agent of the demo agency."""
-        headers = {"Content-Type": "application/json", **self._agent_headers("demo")}
+        headers = {"Content-Type": "application/json", **self.headers("demo")}
         response = self.client.http.request(
             method="PATCH", path=f"/cases/{case_id}", headers=headers, body=json.dumps(body)
         )
         _expect(response.status_code == 200, f"case change failed: {response.body!r}")
         return json.loads(response.body)
 
-    def _agent_headers(self, agency_id: str) -> dict[str, str]:
+    def headers(self, agency_id: str = "demo", role: str = "agent") -> dict[str, str]:
+        """Return the Authorization header of a signed-in person of `agency_id` with `role`."""
         from infra.local import dev_keys
 
         if self._agent_key is None:
@@ -173,9 +179,9 @@ class Driver:
             dev_keys.put_public_key(ssm, STAGE, self._agent_key)
         token = dev_keys.mint_token(
             self._agent_key,
-            sub=f"agent-{agency_id}",
+            sub=f"{role}-{agency_id}",
             name="Agente",
-            roles=["agent"],
+            roles=[role],
             agency_id=agency_id,
             ttl_seconds=900,
         )
@@ -588,6 +594,19 @@ def reply_chat(driver: Driver) -> AwsCallLog:
     return log
 
 
+def stream_scenario(run: Callable[[Any, dict], AwsCallLog]) -> Callable[[Driver], AwsCallLog]:
+    """Adapt a scenario of tests/support_streams.py, which takes the client and agency."""
+
+    def scenario(driver: Driver) -> AwsCallLog:
+        return run(driver.client, driver.agency)
+
+    return scenario
+
+
+def phone_report(driver: Driver) -> AwsCallLog:
+    return streams.phone_report(driver.client, driver.agency, driver.headers(role="supervisor"))
+
+
 def only_citizen() -> str:
     from tests import support
 
@@ -611,6 +630,10 @@ SOCIAL = "inbound_whatsapp_social"
 MESSENGER = "POST /webhooks/messenger"
 EMAIL = "inbound_email"
 REPLIES = "POST /cases/{id}/replies"
+CONTACT_EVENTS = "connect_contact_events"
+CONTACT_RECORDS = "connect_contact_records"
+IVR_CHOICE = "record_ivr_choice"
+PHONE_REPORT = "GET /reports/agencies/{id}/phone"
 
 # "Cold" is the first event of a Lambda container, whose agency cache is empty.
 # "Warm" means an earlier event of the same function filled that cache.
@@ -659,6 +682,34 @@ SCENARIOS = (
         appointments.BOOK_FORM, "web form, new provisional profile, warm", appointments.book_form
     ),
     Scenario(appointments.BOOK_CHAT, "chat session, warm", appointments.book_chat),
+    Scenario(
+        CONTACT_EVENTS,
+        "event of a call identify recorded, warm",
+        stream_scenario(streams.event_of_recorded_call),
+    ),
+    Scenario(CONTACT_EVENTS, "repeated event, warm", stream_scenario(streams.repeated_event)),
+    Scenario(
+        CONTACT_EVENTS,
+        "known caller's event before identify, warm",
+        stream_scenario(streams.event_before_identify),
+    ),
+    Scenario(
+        CONTACT_RECORDS,
+        "first record of a recorded call, warm",
+        stream_scenario(streams.first_record),
+    ),
+    Scenario(
+        CONTACT_RECORDS,
+        "re-sent record, later LastUpdateTimestamp, warm",
+        stream_scenario(streams.resent_record),
+    ),
+    Scenario(
+        CONTACT_RECORDS,
+        "older record after the newer one, warm",
+        stream_scenario(streams.older_record),
+    ),
+    Scenario(IVR_CHOICE, "deflected caller, agency cached", stream_scenario(streams.ivr_choice)),
+    Scenario(PHONE_REPORT, "one week, warm", phone_report),
 )
 
 

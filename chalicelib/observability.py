@@ -34,6 +34,12 @@ def correlation_id_of(event: Any) -> str:
             contact_id = details["ContactData"].get("ContactId")
             if isinstance(contact_id, str) and contact_id:
                 return contact_id
+        detail = event.get("detail")
+        if isinstance(detail, dict):
+            # An EventBridge event; a Connect contact event names its contact.
+            contact_id = detail.get("contactId") or detail.get("ContactId") or event.get("id")
+            if isinstance(contact_id, str) and contact_id:
+                return contact_id
         context = event.get("requestContext")
         if isinstance(context, dict) and isinstance(context.get("requestId"), str):
             return context["requestId"]

@@ -18,6 +18,9 @@ INBOUND_EMAIL_TOPIC = os.environ.get(
 WORKFLOW_TASKS_QUEUE = os.environ.get(
     "VENTANILLA_WORKFLOW_TASKS_QUEUE", "ventanilla-local-workflow-tasks"
 )
+CONTACT_RECORDS_STREAM = os.environ.get(
+    "VENTANILLA_CONTACT_RECORDS_STREAM", "ventanilla-local-contact-records"
+)
 
 # The secrets of the deployment's one Meta app, which serves every agency's WhatsApp
 # numbers and Messenger pages. Each settings field maps to the end of its SSM name.
@@ -60,6 +63,11 @@ def whatsapp_token_parameter(stage: str) -> str:
 def messenger_token_prefix(stage: str) -> str:
     """Return the default prefix of the Messenger page tokens, each at `<prefix>/<page id>`."""
     return f"/ventanilla/{stage}/meta/messenger-page-token"
+
+
+def parked_records_queue(stage: str) -> str:
+    """Return the default name of the queue of parked contact records."""
+    return f"ventanilla-{stage}-parked-contact-records"
 
 
 class Settings(BaseModel):
@@ -127,6 +135,8 @@ class Settings(BaseModel):
     # under way. On Lambda the budget is also at most the same share (20/29) of the
     # function's remaining time.
     webhook_budget_seconds: float = Field(default=20, gt=0, lt=API_GATEWAY_TIMEOUT_SECONDS)
+    # The SQS queue where contact records that failed are parked for replay.
+    parked_records_queue: str = Field(default="", pattern=r"^[A-Za-z0-9_-]{1,80}$")
 
     @model_validator(mode="before")
     @classmethod
@@ -160,6 +170,14 @@ class Settings(BaseModel):
             "messenger_token_parameter_prefix": messenger_token_prefix(stage),
         }
         return {**values, **{key: value for key, value in defaults.items() if not values.get(key)}}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_parked_records_queue(cls, values: Any) -> Any:
+        if isinstance(values, dict) and not values.get("parked_records_queue"):
+            stage = values.get("stage") or "local"
+            values = {**values, "parked_records_queue": parked_records_queue(stage)}
+        return values
 
     @model_validator(mode="after")
     def _check_auth(self) -> "Settings":
@@ -211,6 +229,7 @@ ENVIRONMENT_NAMES = {
     "workflow_task_max_receives": "VENTANILLA_WORKFLOW_TASK_MAX_RECEIVES",
     "webhook_workers": "VENTANILLA_WEBHOOK_WORKERS",
     "webhook_budget_seconds": "VENTANILLA_WEBHOOK_BUDGET_SECONDS",
+    "parked_records_queue": "VENTANILLA_PARKED_RECORDS_QUEUE",
 }
 
 DEFAULTS = {

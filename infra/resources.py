@@ -82,7 +82,7 @@ def table_definitions(stage: str, template: dict | None = None) -> list[dict]:
 
 
 def create_resources(session: Any, stage: str) -> dict[str, str]:
-    """Create every table, topic, queue and state machine of the template.
+    """Create every table, topic, queue, stream and state machine of the template.
 
     Returns each resource's name mapped to its ARN, or its URL for a queue.
     """
@@ -126,6 +126,15 @@ def create_resources(session: Any, stage: str) -> dict[str, str]:
         arns[logical_id] = sqs.get_queue_attributes(
             QueueUrl=queue_url, AttributeNames=["QueueArn"]
         )["Attributes"]["QueueArn"]
+
+    kinesis = session.client("kinesis")
+    for properties in resources_of_type(template, "AWS::Kinesis::Stream", stage).values():
+        kinesis.create_stream(
+            StreamName=properties["Name"], StreamModeDetails=properties["StreamModeDetails"]
+        )
+        created[properties["Name"]] = kinesis.describe_stream_summary(
+            StreamName=properties["Name"]
+        )["StreamDescriptionSummary"]["StreamARN"]
 
     stepfunctions = session.client("stepfunctions")
     machines = resources_of_type(template, "AWS::StepFunctions::StateMachine", stage)

@@ -107,6 +107,17 @@ class AwsCallLog:
         return sum(1 for call in self.calls if call.service == service)
 
 
+def describe_operations(log: AwsCallLog) -> str:
+    """Return the calls in order, each failed one with its error code in brackets."""
+    names = []
+    for call in log.calls:
+        name = call.operation if call.service == DYNAMODB else f"{call.service}:{call.operation}"
+        if call.error is not None:
+            name += f" ({call.error})"
+        names.append(name)
+    return ", ".join(names)
+
+
 @contextmanager
 def count_aws_calls() -> Iterator[AwsCallLog]:
     """Record every AWS API call and HTTP attempt made inside the block, in order."""

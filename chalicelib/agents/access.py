@@ -3,7 +3,8 @@
 Roles come from the token's Cognito groups. Reading citizens' data and replying to
 them is the work of agents and supervisors. Auditors read the audit trail in
 CloudWatch Logs and admins manage users and agency settings. Neither needs
-citizens' data, so the agent API rejects both with 403.
+citizens' data, so the agent API rejects both with 403. Reports contain figures and
+no citizen data: supervisors read their own agency's, and analysts every agency's.
 """
 
 import time
@@ -23,6 +24,7 @@ LIST_APPOINTMENTS = "appointment.list"
 CHANGE_APPOINTMENT = "appointment.change"
 UPDATE_CASE = "case.update"
 READ_DEADLINE_REPORT = "report.deadlines"
+READ_PHONE_REPORT = "report.phone"
 
 # Roles allowed each action, in the order the audit record names the granting one.
 PERMISSIONS: dict[str, tuple[str, ...]] = {
@@ -35,7 +37,10 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     CHANGE_APPOINTMENT: ("agent", "supervisor"),
     UPDATE_CASE: ("agent", "supervisor"),
     READ_DEADLINE_REPORT: ("supervisor",),
+    READ_PHONE_REPORT: ("supervisor", "analyst"),
 }
+# Roles that read the reports of every agency, not only of the agency in their token.
+CROSS_AGENCY_ROLES = frozenset({"analyst"})
 
 
 class HiddenError(NotFoundError):
@@ -85,3 +90,36 @@ def authorize(principal: Principal, action: str, record: AuditRecord) -> Agent:
             f"agency {principal.agency_id!r} of this token is not configured in this deployment"
         ) from error
     return Agent(principal, agency, record)
+
+
+def authorize_report(
+    principal: Principal, action: str, record: AuditRecord, agency_id: str
+) -> Agent:
+    """Check that the principal may read a report of `agency_id` now; return it as the agency.
+
+    Supervisors read their own agency's reports and analysts any agency's. Raises
+    UnauthorizedError for an expired token, ForbiddenError for a missing role or
+    another agency's report, and NotFoundError for an agency an analyst requests
+    that is not configured.
+    """
+    if principal.expires_at + LEEWAY_SECONDS < time.time():
+        raise UnauthorizedError("token has expired; sign in again")
+    allowed = PERMISSIONS[action]
+    own_agency = principal.agency_id == agency_id
+    granting = next(
+        (
+            role
+            for role in allowed
+            if role in principal.roles and (own_agency or role in CROSS_AGENCY_ROLES)
+        ),
+        None,
+    )
+    if granting is None:
+        if any(role in principal.roles for role in allowed):
+            raise ForbiddenError(
+                f"{action} of agency {agency_id!r} requires its supervisor role or the role "
+                f"{', '.join(sorted(CROSS_AGENCY_ROLES))}"
+            )
+        raise ForbiddenError(f"{action} requires one of the roles {', '.join(allowed)}")
+    record.role = granting
+    return Agent(principal, get_agency(agency_id), record)

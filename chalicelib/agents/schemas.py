@@ -71,6 +71,43 @@ class ProfileView(_Response):
     other_agency_cases: list[OtherAgencyCase]
 
 
+class CallLegView(_Response):
+    """One Connect contact of a call: the first leg, a transfer or a callback."""
+
+    contact_id: str
+    status: str | None = None
+    initiation_method: str | None = None
+    initiated_at: str | None = None
+    enqueued_at: str | None = None
+    queue_name: str | None = None
+    connected_to_agent_at: str | None = None
+    disconnected_at: str | None = None
+    disconnect_reason: str | None = None
+    # Measured by the leg's contact record, in whole seconds.
+    queue_seconds: int | None = None
+    agent_interaction_seconds: int | None = None
+    hold_seconds: int | None = None
+
+
+class CallView(_Response):
+    """A call's progress from Connect, summed over its legs.
+
+    `status` is that of the leg that started last: initiated, connected_to_system,
+    queued, connected_to_agent, disconnected or completed.
+    """
+
+    status: str | None = None
+    started_at: str | None = None
+    answered_at: str | None = None
+    ended_at: str | None = None
+    queue_name: str | None = None
+    time_in_queue_seconds: int | None = None
+    agent_interaction_seconds: int | None = None
+    hold_seconds: int | None = None
+    disconnect_reason: str | None = None
+    legs: list[CallLegView]
+
+
 class TimelineEntry(_Response):
     contact_id: str
     citizen_id: str
@@ -90,6 +127,8 @@ class TimelineEntry(_Response):
     # keyword changed consent (False for a repeated STOP or START).
     consent_action: str | None = None
     consent_changed: bool | None = None
+    # A call's progress from Connect's contact events and records, on calls only.
+    call: CallView | None = None
 
 
 class TimelinePage(_Response):

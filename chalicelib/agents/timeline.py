@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 from chalicelib.agents.access import Agent
 from chalicelib.agents.citizens import visible_group
-from chalicelib.agents.schemas import TimelineEntry, TimelinePage
+from chalicelib.agents.schemas import CallLegView, CallView, TimelineEntry, TimelinePage
 from chalicelib.errors import ValidationError
+from chalicelib.journey.call_progress import legs_of, summarize
 from chalicelib.journey.references import format_reference
 from chalicelib.store.models import Contact, citizen_key
 
@@ -152,4 +153,20 @@ def _entry(contact: Contact) -> TimelineEntry:
         agent_id=contact.agent_id,
         consent_action=contact.consent_action,
         consent_changed=contact.consent_changed,
+        call=_call(contact),
     )
+
+
+def _call(contact: Contact) -> CallView | None:
+    summary = summarize(legs_of(contact))
+    if summary is None:
+        return None
+    legs = [
+        CallLegView(
+            contact_id=leg_id,
+            **{name: leg.get(name) for name in CallLegView.model_fields if name != "contact_id"},
+        )
+        for leg_id, leg in summary.legs
+    ]
+    fields = {name: getattr(summary, name) for name in CallView.model_fields if name != "legs"}
+    return CallView(**fields, legs=legs)

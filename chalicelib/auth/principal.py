@@ -4,7 +4,8 @@ from dataclasses import dataclass
 
 from chalicelib.errors import VentanillaError
 
-ROLES = ("agent", "supervisor", "auditor", "admin")
+# "analyst" reads the reports of every agency of the deployment and no citizen data.
+ROLES = ("agent", "supervisor", "auditor", "admin", "analyst")
 # Seconds of clock difference accepted between the issuer and this container.
 LEEWAY_SECONDS = 30
 

@@ -23,6 +23,7 @@ import datetime as dt
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from typing import Any, Literal
 
 from chalice import AuthResponse, Response
@@ -40,6 +41,7 @@ from chalicelib.errors import UnauthorizedError, ValidationError
 from chalicelib.journey import lifecycle
 from chalicelib.journey.references import format_reference
 from chalicelib.observability import logger, start_event
+from chalicelib.reports import phone_report
 from chalicelib.settings import get_settings
 
 AUTHORIZER_TTL_SECONDS = 300
@@ -60,12 +62,15 @@ _METHOD_PATTERN = re.compile(r"[A-Z]{1,16}")
 # The fixed path segments of the agent routes, which an audit record may repeat.
 _ROUTE_SEGMENTS = frozenset(
     {"citizens", "search", "timeline", "cases", "replies", "reports", "agencies"}
-    | {"appointments", "appointment", "deadlines"}
+    | {"appointments", "appointment", "deadlines", "phone"}
 )
 # `If-Match: "3"`, `W/"3"` or `3`: the case version a change was read at.
 _IF_MATCH = re.compile(r'^(?:W/)?"?([1-9][0-9]{0,9})"?$')
 # An agent id is the token's `sub`: a Cognito user's is a UUID.
 _AGENT_ID = r"^[A-Za-z0-9._@:-]{1,128}$"
+# Agency ids as the seed and the agency settings write them, such as "demo".
+_AGENCY_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class _Request(BaseModel):
@@ -95,6 +100,11 @@ class SearchRequest(_Request):
 class TimelineQuery(_Request):
     limit: int = Field(default=timeline.DEFAULT_PAGE_SIZE, ge=1, le=timeline.MAX_PAGE_SIZE)
     cursor: str | None = Field(default=None, min_length=1)
+
+
+class PhoneReportQuery(_Request):
+    from_date: str = Field(alias="from")
+    to_date: str = Field(alias="to")
 
 
 class ReplyRequest(_Request):
@@ -163,6 +173,8 @@ AUDITED_FIELDS = frozenset(
         *AppointmentChangeRequest.model_fields,
         *(f"query.{name}" for name in AppointmentsQuery.model_fields),
         *(f"query.{name}" for name in DeadlineReportQuery.model_fields),
+        "query.from",
+        "query.to",
     }
 )
 
@@ -374,12 +386,26 @@ def _case_response(view: BaseModel) -> Response:
     return response
 
 
+def get_phone_report(request: Any, agency_id: str) -> Response:
+    valid_agency = _AGENCY_ID_PATTERN.fullmatch(agency_id) is not None
+    resource = f"reports/agencies/{agency_id if valid_agency else INVALID_ID}/phone"
+    with _acting(request, access.READ_PHONE_REPORT, resource, report_agency=agency_id) as agent:
+        query = validate(PhoneReportQuery, dict(request.query_params or {}), prefix="query")
+        start, end = _report_range(query)
+        result = phone_report.phone_report(agent.agency, start, end)
+    return _respond(result)
+
+
 @contextmanager
-def _acting(request: Any, action: str, resource: str) -> Iterator[Agent]:
+def _acting(
+    request: Any, action: str, resource: str, report_agency: str | None = None
+) -> Iterator[Agent]:
     """Run one audited action as the request's agent, after the guard's checks.
 
     A token the authorizer rejected raises UnauthorizedError before any record is
     started, because the authorizer already wrote that rejection's audit record.
+    With `report_agency`, the action reads a report of that agency, which
+    access.authorize_report checks instead of the agent's own agency.
     """
     principal = principal_of(request)
     record = AuditRecord(
@@ -391,7 +417,15 @@ def _acting(request: Any, action: str, resource: str) -> Iterator[Agent]:
     )
     logger.append_keys(agency=principal.agency_id, actor=principal.subject)
     with audit.audited(record, AUDITED_FIELDS):
-        yield access.authorize(principal, action, record)
+        if report_agency is None:
+            yield access.authorize(principal, action, record)
+            return
+        if not _AGENCY_ID_PATTERN.fullmatch(report_agency):
+            raise ValidationError(
+                "agency_id: expected 1 to 64 lower-case letters, digits, '-' or '_'",
+                field="agency_id",
+            )
+        yield access.authorize_report(principal, action, record, report_agency)
 
 
 def _reject(method_arn: str, reason: str) -> None:
@@ -444,6 +478,32 @@ def _check_id(value: str, field: str) -> None:
     # fullmatch, because `$` in `match` also accepts a trailing newline.
     if not _ID_PATTERN.fullmatch(value):
         raise ValidationError(f"{field}: expected 32 lower-case hexadecimal digits", field=field)
+
+
+def _report_range(query: PhoneReportQuery) -> tuple[date, date]:
+    """Return the dates of a report query; raises ValidationError naming the field at fault."""
+    start = _report_date(query.from_date, "query.from")
+    end = _report_date(query.to_date, "query.to")
+    if end < start:
+        raise ValidationError("query.to: must be on or after query.from", field="query.to")
+    days = (end - start).days + 1
+    if days > phone_report.MAX_REPORT_DAYS:
+        raise ValidationError(
+            f"query.to: the range covers {days} days; request at most "
+            f"{phone_report.MAX_REPORT_DAYS} days at a time",
+            field="query.to",
+        )
+    return start, end
+
+
+def _report_date(value: str, field: str) -> date:
+    message = f"{field}: expected a date as YYYY-MM-DD, such as 2026-03-02"
+    if not _DATE_PATTERN.fullmatch(value):
+        raise ValidationError(message, field=field)
+    try:
+        return date.fromisoformat(value)
+    except ValueError as error:
+        raise ValidationError(message, field=field) from error
 
 
 def _idempotency_key(key: str | None) -> str:

@@ -192,6 +192,19 @@ def _new_caller(call: Call) -> _Caller:
     return _Caller(citizen_id, language=language, profile=profile, pending=pending)
 
 
+def caller_of(call: Call) -> tuple[str | None, Transaction | None]:
+    """Return the citizen whose timeline a call goes on, chosen as identify chooses.
+
+    That is the caller id's verified owner, else the profile of an earlier call from
+    the number, else a new provisional profile, whose writes come back as the
+    transaction to commit with the call. Returns (None, None) for a withheld caller id.
+    """
+    caller = _find_caller(call)
+    if caller.citizen_id is None and call.caller is not None:
+        caller = _new_caller(call)
+    return caller.citizen_id, caller.pending
+
+
 def _profile(citizen_id: str) -> CitizenProfile | None:
     try:
         return CitizenProfile.get(citizen_key(citizen_id), "PROFILE")

@@ -21,6 +21,7 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from chalicelib.reports.histogram import BUCKET_COUNT
 from chalicelib.settings import get_settings
 
 TTL_ATTRIBUTE = "expires_at"
@@ -226,6 +227,39 @@ class IdentityLink(TableItem):
     created_at = UnicodeAttribute()
 
 
+class CallLeg(MapAttribute):
+    """One leg of a Connect contact (a call, chat or task), as contact events and records show it.
+
+    Times are UTC strings ending in `Z`. chalicelib/journey/call_progress.py merges
+    events and records into a leg and documents the rules.
+    """
+
+    # The latest state Connect reported: initiated, connected_to_system, queued,
+    # connected_to_agent, disconnected or completed, and its rank (1 to 6), which never drops.
+    status = UnicodeAttribute(null=True)
+    status_rank = NumberAttribute(null=True)
+    channel = UnicodeAttribute(null=True)
+    initiation_method = UnicodeAttribute(null=True)
+    initiated_at = UnicodeAttribute(null=True)
+    connected_to_system_at = UnicodeAttribute(null=True)
+    enqueued_at = UnicodeAttribute(null=True)
+    connected_to_agent_at = UnicodeAttribute(null=True)
+    disconnected_at = UnicodeAttribute(null=True)
+    after_contact_work_end_at = UnicodeAttribute(null=True)
+    queue_arn = UnicodeAttribute(null=True)
+    queue_name = UnicodeAttribute(null=True)
+    agent_arn = UnicodeAttribute(null=True)
+    disconnect_reason = UnicodeAttribute(null=True)
+    # The LastUpdateTimestamp of the contact record applied, and what that record measured.
+    record_updated_at = UnicodeAttribute(null=True)
+    queue_seconds = NumberAttribute(null=True)
+    agent_interaction_seconds = NumberAttribute(null=True)
+    hold_seconds = NumberAttribute(null=True)
+    after_contact_work_seconds = NumberAttribute(null=True)
+    # The contact attributes of that record (name → value).
+    attributes = MapAttribute(null=True)
+
+
 class Contact(TableItem):
     """`CITIZEN#<id>` / `CONTACT#<utc ts>#<id>`: one touch on the timeline."""
 
@@ -274,6 +308,10 @@ class Contact(TableItem):
     # such as "appointment_reminder" and "reminder_sent".
     workflow_kind = UnicodeAttribute(null=True)
     workflow_step = UnicodeAttribute(null=True)
+    # The legs of a Connect contact by contact id, on contacts of kind "call".
+    call_legs = MapAttribute(of=CallLeg, null=True)
+    # Incremented by every change of `call_legs`, which is conditional on its value.
+    call_version = NumberAttribute(null=True)
 
 
 class OutboundPointer(TableItem):
@@ -662,6 +700,128 @@ class AppointmentHold(TableItem):
     active = BooleanAttribute(default=True)
 
 
+def phone_report_key(agency_id: str) -> str:
+    return f"PHONE#{agency_id}"
+
+
+def phone_row_key(day: str, queue_id: str) -> str:
+    return f"DAY#{day}#QUEUE#{queue_id}"
+
+
+class _PhoneDayCounters(TableItem):
+    """The named counters of a `PhoneDay` row. `PhoneDay` adds the histogram buckets."""
+
+    agency_id = UnicodeAttribute()
+    # The agency's local date, YYYY-MM-DD, in its time zone.
+    day = UnicodeAttribute()
+    # The queue's id, the last part of its ARN, or "-" for contacts that reached no queue.
+    queue_id = UnicodeAttribute()
+    queue_arn = UnicodeAttribute(null=True)
+    # The queue's name in the latest contact record counted in this row.
+    queue_name = UnicodeAttribute(null=True)
+    # Inbound calls (initiation method INBOUND), which the deflected share divides by.
+    inbound_calls = NumberAttribute(null=True)
+    # Voice contacts that entered the queue, and how each left it: answered by an
+    # agent, abandoned by the caller, or ended otherwise (transfer, callback, the flow).
+    offered = NumberAttribute(null=True)
+    answered = NumberAttribute(null=True)
+    abandoned_in_queue = NumberAttribute(null=True)
+    ended_in_queue = NumberAttribute(null=True)
+    # Voice contacts that ended before any queue: the caller hung up, or the flow ended them.
+    abandoned_in_ivr = NumberAttribute(null=True)
+    ended_in_ivr = NumberAttribute(null=True)
+    # Choices the contact flow recorded: a callback requested, or a link sent to another channel.
+    callbacks = NumberAttribute(null=True)
+    deflected = NumberAttribute(null=True)
+    # Sums in seconds of the durations counted in the `wait_*` and `handle_*` buckets.
+    wait_seconds_total = NumberAttribute(null=True)
+    handle_seconds_total = NumberAttribute(null=True)
+
+
+def _histogram_attributes() -> dict[str, NumberAttribute]:
+    """Return one counter per histogram bucket: `wait_00` to `wait_51`, `handle_00` to `handle_51`.
+
+    An ADD to `wait.b03` fails while the `wait` map does not exist, and DynamoDB
+    rejects an update that sets the map and adds to it at once, so every bucket is
+    a top-level attribute that one ADD can create.
+    """
+    return {
+        f"{prefix}_{index:02d}": NumberAttribute(null=True)
+        for prefix in (WAIT_BUCKET_PREFIX, HANDLE_BUCKET_PREFIX)
+        for index in range(BUCKET_COUNT)
+    }
+
+
+WAIT_BUCKET_PREFIX = "wait"
+HANDLE_BUCKET_PREFIX = "handle"
+
+# `PHONE#<agency id>` / `DAY#<local date>#QUEUE#<queue id>`: one agency's phone figures of
+# one day and queue, kept by atomic ADDs, so that a date range is one Query. Time in queue
+# and handle time are counts per bucket of chalicelib/reports/histogram.py.
+PhoneDay = type(
+    "PhoneDay",
+    (_PhoneDayCounters,),
+    {"__module__": __name__, "__doc__": "One agency's phone figures of one day and queue."}
+    | _histogram_attributes(),
+)
+
+
+def ivr_choice_key(contact_id: str) -> str:
+    return f"IVRCHOICE#{contact_id}"
+
+
+class IvrChoice(TableItem):
+    """`IVRCHOICE#<contact id>` / `CHOICE#<choice>`: a contact flow choice already counted."""
+
+    agency_id = UnicodeAttribute()
+    day = UnicodeAttribute()
+    queue_id = UnicodeAttribute()
+    recorded_at = UnicodeAttribute()
+    expires_at = TTLAttribute(attr_name=TTL_ATTRIBUTE)
+
+
+def contact_record_key(contact_id: str) -> str:
+    return f"CTR#{contact_id}"
+
+
+class ContactRecordItem(TableItem):
+    """`CTR#<contact id>` / `RECORD`: the latest contact record of one Connect contact.
+
+    Writes are conditional on `last_update_timestamp`, so the record with the latest
+    LastUpdateTimestamp wins. `counted` is what this record added to the phone figures
+    (counter name → amount, in the row of `counted_day` and `counted_queue_id`), so that
+    a re-sent record adds only its difference.
+    """
+
+    contact_id = UnicodeAttribute()
+    initial_contact_id = UnicodeAttribute(null=True)
+    agency_id = UnicodeAttribute()
+    last_update_timestamp = UnicodeAttribute()
+    channel = UnicodeAttribute(null=True)
+    initiation_method = UnicodeAttribute(null=True)
+    initiated_at = UnicodeAttribute(null=True)
+    disconnected_at = UnicodeAttribute(null=True)
+    disconnect_reason = UnicodeAttribute(null=True)
+    queue_arn = UnicodeAttribute(null=True)
+    queue_name = UnicodeAttribute(null=True)
+    enqueued_at = UnicodeAttribute(null=True)
+    queue_seconds = NumberAttribute(null=True)
+    agent_arn = UnicodeAttribute(null=True)
+    connected_to_agent_at = UnicodeAttribute(null=True)
+    agent_interaction_seconds = NumberAttribute(null=True)
+    hold_seconds = NumberAttribute(null=True)
+    after_contact_work_seconds = NumberAttribute(null=True)
+    attributes = MapAttribute(null=True)
+    counted_day = UnicodeAttribute(null=True)
+    counted_queue_id = UnicodeAttribute(null=True)
+    counted = MapAttribute(null=True)
+    # Where the call's timeline contact is, for records re-sent after its marker expired.
+    timeline_citizen_id = UnicodeAttribute(null=True)
+    timeline_contact_sk = UnicodeAttribute(null=True)
+    recorded_at = UnicodeAttribute()
+    expires_at = TTLAttribute(attr_name=TTL_ATTRIBUTE)
+
+
 ENTITIES = (
     CitizenProfile,
     IdentityLink,
@@ -684,4 +844,7 @@ ENTITIES = (
     Appointment,
     AppointmentHold,
     DeadlineEntry,
+    PhoneDay,
+    IvrChoice,
+    ContactRecordItem,
 )

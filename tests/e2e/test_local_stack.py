@@ -292,6 +292,27 @@ def test_sms_redelivery_recorded_once(stack):
     assert any(json.loads(line)["message_id"] == notices[0]["message_id"] for line in lines)
 
 
+def test_invoke_api_delivers_contact_event_and_records(stack):
+    events_dir = PROJECT_DIR / "tests" / "events"
+    contact_event = json.loads((events_dir / "contact_event_initiated.json").read_text())
+    contact_id = str(uuid.uuid4())
+    contact_event["detail"].update(contactId=contact_id, initialContactId=contact_id)
+    contact_event["detail"]["customerEndpoint"]["address"] = _new_phone()
+    records = (events_dir / "kinesis_contact_records.json").read_bytes()
+
+    event_response, _ = _invoke(stack, "connect_contact_events", contact_event)
+    records_response, outcomes = _invoke(stack, "connect_contact_records", records)
+
+    assert event_response["StatusCode"] == 200
+    assert "FunctionError" not in event_response
+    assert "FunctionError" not in records_response
+    assert outcomes["agent_event"] == 1
+    marker = stack.table().get_item(Key={"pk": f"EVENT#voice#{contact_id}", "sk": "EVENT"})
+    assert "Item" in marker
+    record_key = {"pk": "CTR#5f1b2a9e-0c4d-4e7a-9b3f-6a2d8c1e0f01", "sk": "RECORD"}
+    assert stack.table().get_item(Key=record_key)["Item"]["agency_id"] == "demo"
+
+
 def test_outbox_answers_whatsapp_and_voice_sends(stack):
     phone = _new_phone()
     whatsapp = stack.client("socialmessaging")

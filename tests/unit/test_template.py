@@ -1,7 +1,7 @@
 """infra/template.yaml against the pynamodb models and app.py's event sources, without AWS."""
 
 import pytest
-from chalice.app import SNSEventConfig
+from chalice.app import KinesisEventConfig, SNSEventConfig
 from pynamodb.attributes import TTLAttribute
 
 from chalicelib.store import models
@@ -109,6 +109,32 @@ def test_template_topics_cover_app_event_sources():
 
     assert subscribed
     assert subscribed <= topics
+
+
+def test_template_streams_cover_app_event_sources():
+    from app import app
+
+    streams = {
+        properties["Name"]
+        for properties in resources_of_type(load_template(), "AWS::Kinesis::Stream", STAGE).values()
+    }
+    consumed = {
+        source.stream for source in app.event_sources if isinstance(source, KinesisEventConfig)
+    }
+
+    assert consumed == {"ventanilla-test-contact-records"}
+    assert consumed <= streams
+
+
+def test_template_parked_records_queue_matches_settings():
+    from chalicelib.settings import get_settings
+
+    queues = {
+        properties["QueueName"]
+        for properties in resources_of_type(load_template(), "AWS::SQS::Queue", STAGE).values()
+    }
+
+    assert get_settings().parked_records_queue in queues
 
 
 def test_table_definitions_match_template(table):
