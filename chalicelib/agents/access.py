@@ -19,6 +19,7 @@ READ_CITIZEN = "citizen.read"
 READ_TIMELINE = "citizen.timeline"
 READ_CASE = "case.read"
 REPLY_TO_CASE = "case.reply"
+READ_SATISFACTION_REPORT = "report.satisfaction"
 
 # Roles allowed each action, in the order the audit record names the granting one.
 PERMISSIONS: dict[str, tuple[str, ...]] = {
@@ -27,6 +28,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     READ_TIMELINE: ("agent", "supervisor"),
     READ_CASE: ("agent", "supervisor"),
     REPLY_TO_CASE: ("agent", "supervisor"),
+    READ_SATISFACTION_REPORT: ("supervisor",),
 }
 
 

@@ -122,3 +122,32 @@ class ReplyResult(_Response):
     duplicate: bool
     # "sent" once a provider accepted it, "delivered" once it is in the chat session.
     delivery_status: str
+
+
+class SatisfactionTotals(_Response):
+    surveys_sent: int
+    answers: int
+    # Surveys whose answer window closed without a rating.
+    no_answer: int
+    score_sum: int
+    # score_sum / answers rounded to two decimals, or None without answers.
+    average: float | None = None
+    # Answers per score, "1" to "5".
+    scores: dict[str, int]
+    recoveries_opened: int
+
+
+class SatisfactionDayView(SatisfactionTotals):
+    # The agency's local date, `YYYY-MM-DD`.
+    day: str
+
+
+class SatisfactionReport(_Response):
+    agency_id: str
+    # The time zone of the agency's local dates.
+    timezone: str
+    from_date: str
+    to_date: str
+    totals: SatisfactionTotals
+    # Days with at least one survey event, oldest first.
+    days: list[SatisfactionDayView]

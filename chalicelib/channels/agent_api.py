@@ -22,12 +22,13 @@ policy covers all agent routes and why the guard re-checks the expiry.
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from typing import Any
 
 from chalice import AuthResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.agents import access, audit, cases, citizens, timeline
+from chalicelib.agents import access, audit, cases, citizens, reports, timeline
 from chalicelib.agents.access import Agent
 from chalicelib.agents.audit import AuditRecord
 from chalicelib.auth.principal import KeyUnavailableError, Principal
@@ -39,7 +40,7 @@ from chalicelib.settings import get_settings
 
 AUTHORIZER_TTL_SECONDS = 300
 # Paths the authorizer's policy allows. In execute-api ARNs, `*` also matches `/`.
-AGENT_ROUTES = ["/citizens/*", "/cases/*"]
+AGENT_ROUTES = ["/citizens/*", "/cases/*", "/reports/*"]
 ANONYMOUS = "anonymous"
 AUTHENTICATE = "authenticate"
 IDEMPOTENCY_HEADER = "idempotency-key"
@@ -53,7 +54,11 @@ _KEY_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _BEARER = re.compile(r"^bearer\s+", re.IGNORECASE)
 _METHOD_PATTERN = re.compile(r"[A-Z]{1,16}")
 # The fixed path segments of the agent routes, which an audit record may repeat.
-_ROUTE_SEGMENTS = frozenset({"citizens", "search", "timeline", "cases", "replies"})
+_ROUTE_SEGMENTS = frozenset(
+    {"citizens", "search", "timeline", "cases", "replies", "reports", "agencies", "satisfaction"}
+)
+# Agency ids are short slugs chosen by the deployment, such as `demo` or `water`.
+_AGENCY_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
 class _Request(BaseModel):
@@ -85,6 +90,27 @@ class TimelineQuery(_Request):
     cursor: str | None = Field(default=None, min_length=1)
 
 
+class SatisfactionQuery(_Request):
+    """Both ends of the range, local dates of the agency, as `YYYY-MM-DD`."""
+
+    from_date: str = Field(alias="from", pattern=r"^\d{4}-\d{2}-\d{2}$")
+    to_date: str = Field(alias="to", pattern=r"^\d{4}-\d{2}-\d{2}$")
+
+    def dates(self) -> tuple[date, date]:
+        """Return both dates; raises ValidationError for one that is not in the calendar."""
+        return _date(self.from_date, "from"), _date(self.to_date, "to")
+
+
+def _date(text: str, name: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise ValidationError(
+            f"query.{name}: {text} is not a calendar date; expected YYYY-MM-DD",
+            field=f"query.{name}",
+        ) from error
+
+
 class ReplyRequest(_Request):
     text: str = Field(min_length=1, max_length=MAX_REPLY_LENGTH)
     idempotency_key: str | None = None
@@ -103,6 +129,9 @@ AUDITED_FIELDS = frozenset(
         *SearchRequest.model_fields,
         *ReplyRequest.model_fields,
         *(f"query.{name}" for name in TimelineQuery.model_fields),
+        "agency_id",
+        "query.from",
+        "query.to",
     }
 )
 
@@ -210,6 +239,19 @@ def post_reply(request: Any, case_id: str) -> Response:
     return _respond(result, 200 if result.duplicate else 201)
 
 
+def get_satisfaction_report(request: Any, agency_id: str) -> Response:
+    resource = f"reports/agencies/{_agency_segment(agency_id)}/satisfaction"
+    with _acting(request, access.READ_SATISFACTION_REPORT, resource) as agent:
+        query = validate(SatisfactionQuery, dict(request.query_params or {}), prefix="query")
+        first, last = query.dates()
+        result = reports.satisfaction(agent, agency_id, first, last)
+    return _respond(result)
+
+
+def _agency_segment(agency_id: str) -> str:
+    return agency_id if _AGENCY_ID_PATTERN.fullmatch(agency_id) else INVALID_ID
+
+
 @contextmanager
 def _acting(request: Any, action: str, resource: str) -> Iterator[Agent]:
     """Run one audited action as the request's agent, after the guard's checks.
@@ -266,12 +308,19 @@ def _resource_of(method_arn: str) -> str:
         return "unknown"
     method = parts[2] if _METHOD_PATTERN.fullmatch(parts[2]) else "unknown"
     path = parts[3] if len(parts) > 3 else ""
-    segments = [_audited_segment(segment) for segment in path.split("/")]
+    parts = path.split("/")
+    segments = [
+        _audited_segment(segment, previous)
+        for previous, segment in zip(["", *parts], parts, strict=False)
+    ]
     return f"{method} {'/'.join(segments)}".strip()
 
 
-def _audited_segment(segment: str) -> str:
+def _audited_segment(segment: str, previous: str) -> str:
     if not segment or segment in _ROUTE_SEGMENTS or _ID_PATTERN.fullmatch(segment):
+        return segment
+    # Only the segment after `agencies` is an agency id; a slug elsewhere is caller text.
+    if previous == "agencies" and _AGENCY_ID_PATTERN.fullmatch(segment):
         return segment
     return INVALID_ID
 

@@ -116,6 +116,16 @@ def quarantine_key(ses_message_id: str) -> str:
     return f"QUARANTINE#{ses_message_id}"
 
 
+def survey_sort_key(occurrence: int) -> str:
+    """Return the sort key of a case's survey after its `occurrence`-th resolution."""
+    return f"SURVEY#{occurrence:04d}"
+
+
+def satisfaction_sort_key(day: str) -> str:
+    """Return the sort key of an agency's survey figures of one local day, `YYYY-MM-DD`."""
+    return f"SATISFACTION#{day}"
+
+
 class CitizenProfile(TableItem):
     """`CITIZEN#<id>` / `PROFILE`: who the citizen is and how to reach them."""
 
@@ -316,6 +326,12 @@ class Case(TableItem):
     # The web chat session that opened the case, where agents' replies are shown.
     session_id = UnicodeAttribute(null=True)
     version = NumberAttribute(default=1)
+    # "recovery" for a case a low satisfaction rating opened; None for a citizen's request.
+    case_type = UnicodeAttribute(null=True)
+    # The case a recovery case follows up, and on that case the recovery case.
+    linked_case_id = UnicodeAttribute(null=True)
+    # The citizen's latest satisfaction rating of the case's resolution, 1 to 5.
+    satisfaction_rating = NumberAttribute(null=True)
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
     by_status = CasesByStatusIndex()
@@ -407,6 +423,11 @@ class Agency(TableItem):
     messenger_page_id = UnicodeAttribute(null=True)
     # The address citizens write to and the agency's replies come from, lower-cased.
     email_address = UnicodeAttribute(null=True)
+    # Satisfaction surveys: whether they are sent, the seconds from a resolution to the
+    # question (moved out of quiet hours), and the seconds the citizen has to answer.
+    surveys_enabled = BooleanAttribute(null=True)
+    survey_delay_seconds = NumberAttribute(null=True)
+    survey_answer_seconds = NumberAttribute(null=True)
 
 
 class AgencyEndpoint(TableItem):
@@ -415,6 +436,55 @@ class AgencyEndpoint(TableItem):
     agency_id = UnicodeAttribute()
     kind = UnicodeAttribute()
     value = UnicodeAttribute()
+
+
+class Survey(TableItem):
+    """`CASE#<id>` / `SURVEY#<occurrence>`: the satisfaction survey after one resolution.
+
+    `status` moves scheduled → sending → sent → answered or no_answer, or ends early
+    as not_sent (no channel reached the citizen) or stopped (the case was reopened).
+    Each move is a conditional update, so a redelivered workflow task acts once.
+    """
+
+    case_id = UnicodeAttribute()
+    agency_id = UnicodeAttribute()
+    citizen_id = UnicodeAttribute()
+    occurrence = NumberAttribute()
+    status = UnicodeAttribute()
+    # When the question is due, after the agency's delay and outside quiet hours.
+    send_at = UnicodeAttribute()
+    # The channel the question went out on, and the channel the rating came back on.
+    channel = UnicodeAttribute(null=True)
+    sent_at = UnicodeAttribute(null=True)
+    rating = NumberAttribute(null=True)
+    answer_channel = UnicodeAttribute(null=True)
+    answered_at = UnicodeAttribute(null=True)
+    recovery_case_id = UnicodeAttribute(null=True)
+    # Why the survey ended without an answer: "no_channel", "no_verified_phone", "reopened".
+    reason = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+
+class SatisfactionDay(TableItem):
+    """`AGENCY#<id>` / `SATISFACTION#<YYYY-MM-DD>`: an agency's survey figures of one day.
+
+    The day is the agency's local date of each event. Every figure is an atomic ADD,
+    written in the same transaction as the survey's status change that it counts.
+    """
+
+    agency_id = UnicodeAttribute()
+    day = UnicodeAttribute()
+    surveys_sent = NumberAttribute(null=True)
+    answers = NumberAttribute(null=True)
+    score_sum = NumberAttribute(null=True)
+    score_1 = NumberAttribute(null=True)
+    score_2 = NumberAttribute(null=True)
+    score_3 = NumberAttribute(null=True)
+    score_4 = NumberAttribute(null=True)
+    score_5 = NumberAttribute(null=True)
+    no_answer = NumberAttribute(null=True)
+    recoveries_opened = NumberAttribute(null=True)
 
 
 ENTITIES = (
@@ -433,4 +503,6 @@ ENTITIES = (
     OutboundPointer,
     EmailReference,
     QuarantinedEmail,
+    Survey,
+    SatisfactionDay,
 )

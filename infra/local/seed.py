@@ -119,6 +119,9 @@ def seed_agency(agency: dict) -> None:
         email_address=agency["email_address"],
         contact_options=agency.get("contact_options"),
         whatsapp_templates=agency.get("whatsapp_templates"),
+        surveys_enabled=agency.get("surveys_enabled"),
+        survey_delay_seconds=agency.get("survey_delay_seconds"),
+        survey_answer_seconds=agency.get("survey_answer_seconds"),
     ).save()
     endpoints = {
         "sms": agency["sms_number"],
