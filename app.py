@@ -6,6 +6,7 @@ from chalicelib import settings
 from chalicelib.channels import agent_api, chat, connect, inbound_email, sms, webhooks
 from chalicelib.channels.http import handle_errors, json_response
 from chalicelib.observability import logging_middleware
+from chalicelib.workflows import tasks
 
 app = Chalice(app_name="ventanilla", configure_logs=False)
 app.register_middleware(logging_middleware, "all")
@@ -124,3 +125,9 @@ def inbound_whatsapp_social(event):
 @app.on_sns_message(topic=settings.INBOUND_EMAIL_TOPIC, name="inbound_email")
 def inbound_email_handler(event):
     inbound_email.handle(event.to_dict())
+
+
+@app.on_sqs_message(queue=settings.WORKFLOW_TASKS_QUEUE, batch_size=1, name="workflow_tasks")
+def workflow_tasks(event):
+    for record in event:
+        tasks.handle(record.to_dict())

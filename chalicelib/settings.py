@@ -15,6 +15,9 @@ WHATSAPP_SOCIAL_TOPIC = os.environ.get(
 INBOUND_EMAIL_TOPIC = os.environ.get(
     "VENTANILLA_INBOUND_EMAIL_TOPIC", "ventanilla-local-inbound-email"
 )
+WORKFLOW_TASKS_QUEUE = os.environ.get(
+    "VENTANILLA_WORKFLOW_TASKS_QUEUE", "ventanilla-local-workflow-tasks"
+)
 
 # The secrets of the deployment's one Meta app, which serves every agency's WhatsApp
 # numbers and Messenger pages. Each settings field maps to the end of its SSM name.
@@ -96,6 +99,16 @@ class Settings(BaseModel):
     # Set by the Lambda runtime, so its presence means "running on AWS Lambda".
     lambda_function_name: str | None = None
     # SSM SecureString parameters of the Meta app secrets and webhook verify tokens.
+    # The ARN of a workflow's state machine is this prefix followed by the workflow
+    # kind, such as `appointment_reminder`. Empty means the stage's machines in the
+    # local stack's account 123456789012:
+    # `arn:aws:states:<region>:123456789012:stateMachine:ventanilla-<stage>-`.
+    state_machine_arn_prefix: str = Field(
+        default="", pattern=r"^(arn:aws[\w-]*:states:[\w-]+:\d{12}:stateMachine:[\w-]*)?$"
+    )
+    # Receives of one workflow task message before it is failed and left to the
+    # task dead-letter queue; the queue's redrive policy `maxReceiveCount`.
+    workflow_task_max_receives: int = Field(default=3, ge=1, le=1000)
     whatsapp_app_secret_parameter: str = Field(default="", pattern=r"^(/[\w.-]+)+$")
     whatsapp_verify_token_parameter: str = Field(default="", pattern=r"^(/[\w.-]+)+$")
     messenger_app_secret_parameter: str = Field(default="", pattern=r"^(/[\w.-]+)+$")
@@ -156,6 +169,12 @@ class Settings(BaseModel):
     def on_lambda(self) -> bool:
         return self.lambda_function_name is not None
 
+    def state_machine_arn(self, kind: str) -> str:
+        prefix = self.state_machine_arn_prefix or (
+            f"arn:aws:states:{self.region}:123456789012:stateMachine:ventanilla-{self.stage}-"
+        )
+        return f"{prefix}{kind}"
+
 
 ENVIRONMENT_NAMES = {
     "stage": "VENTANILLA_STAGE",
@@ -182,6 +201,8 @@ ENVIRONMENT_NAMES = {
     "messenger_app_secret_parameter": "VENTANILLA_MESSENGER_APP_SECRET_PARAMETER",
     "messenger_verify_token_parameter": "VENTANILLA_MESSENGER_VERIFY_TOKEN_PARAMETER",
     "quarantine_ttl_days": "VENTANILLA_QUARANTINE_TTL_DAYS",
+    "state_machine_arn_prefix": "VENTANILLA_STATE_MACHINE_ARN_PREFIX",
+    "workflow_task_max_receives": "VENTANILLA_WORKFLOW_TASK_MAX_RECEIVES",
 }
 
 DEFAULTS = {

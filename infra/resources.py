@@ -5,6 +5,7 @@ local and test stacks are built from the template's own definitions with direct
 API calls instead. Only the properties moto and DynamoDB Local honour are read.
 """
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,9 @@ from typing import Any
 import yaml
 
 TEMPLATE_PATH = Path(__file__).with_name("template.yaml")
+ACCOUNT_ID = "123456789012"
+# A `${Name}` placeholder of an ASL file, filled from `DefinitionSubstitutions`.
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
 
 class _TemplateLoader(yaml.SafeLoader):
@@ -53,7 +57,7 @@ def resolve(value: Any, parameters: dict[str, str]) -> Any:
 
 def resources_of_type(template: dict, resource_type: str, stage: str) -> dict[str, dict]:
     """Return the resolved properties of every resource of one type, by logical id."""
-    parameters = {"Stage": stage, "AWS::AccountId": "123456789012", "AWS::Region": "us-east-1"}
+    parameters = {"Stage": stage, "AWS::AccountId": ACCOUNT_ID, "AWS::Region": "us-east-1"}
     return {
         logical_id: resolve(resource.get("Properties", {}), parameters)
         for logical_id, resource in template["Resources"].items()
@@ -78,12 +82,19 @@ def table_definitions(stage: str, template: dict | None = None) -> list[dict]:
 
 
 def create_resources(session: Any, stage: str) -> dict[str, str]:
-    """Create every table, topic and queue of the template; return names to ARNs or URLs."""
+    """Create every table, topic, queue and state machine of the template.
+
+    Returns each resource's name mapped to its ARN, or its URL for a queue.
+    """
     template = load_template()
     created: dict[str, str] = {}
+    # What `!Ref` of each logical id resolves to, and `!GetAtt <id>.Arn`.
+    references: dict[str, str] = {}
+    arns: dict[str, str] = {}
 
     dynamodb = session.client("dynamodb")
-    for definition in table_definitions(stage, template):
+    tables = resources_of_type(template, "AWS::DynamoDB::Table", stage)
+    for logical_id, definition in zip(tables, table_definitions(stage, template), strict=True):
         request = definition["request"]
         dynamodb.create_table(**request)
         dynamodb.get_waiter("table_exists").wait(TableName=request["TableName"])
@@ -96,18 +107,77 @@ def create_resources(session: Any, stage: str) -> dict[str, str]:
                 },
             )
         created[request["TableName"]] = request["TableName"]
+        references[logical_id] = request["TableName"]
 
     sns = session.client("sns")
-    for properties in resources_of_type(template, "AWS::SNS::Topic", stage).values():
-        created[properties["TopicName"]] = sns.create_topic(Name=properties["TopicName"])[
-            "TopicArn"
-        ]
+    for logical_id, properties in resources_of_type(template, "AWS::SNS::Topic", stage).items():
+        topic_arn = sns.create_topic(Name=properties["TopicName"])["TopicArn"]
+        created[properties["TopicName"]] = references[logical_id] = topic_arn
 
     sqs = session.client("sqs")
-    for properties in resources_of_type(template, "AWS::SQS::Queue", stage).values():
-        attributes = {}
-        if "MessageRetentionPeriod" in properties:
-            attributes["MessageRetentionPeriod"] = str(properties["MessageRetentionPeriod"])
-        response = sqs.create_queue(QueueName=properties["QueueName"], Attributes=attributes)
-        created[properties["QueueName"]] = response["QueueUrl"]
+    queues = resources_of_type(template, "AWS::SQS::Queue", stage)
+    # Dead-letter queues first, because a redrive policy names its target's ARN.
+    for logical_id in sorted(queues, key=lambda queue: "RedrivePolicy" in queues[queue]):
+        properties = queues[logical_id]
+        queue_url = sqs.create_queue(
+            QueueName=properties["QueueName"], Attributes=_queue_attributes(properties, arns)
+        )["QueueUrl"]
+        created[properties["QueueName"]] = references[logical_id] = queue_url
+        arns[logical_id] = sqs.get_queue_attributes(
+            QueueUrl=queue_url, AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
+
+    stepfunctions = session.client("stepfunctions")
+    machines = resources_of_type(template, "AWS::StepFunctions::StateMachine", stage)
+    for properties in machines.values():
+        definition = state_machine_definition(properties, references)
+        response = stepfunctions.create_state_machine(
+            name=properties["StateMachineName"],
+            definition=definition,
+            roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/ventanilla-{stage}-workflows",
+            type=properties.get("StateMachineType", "STANDARD"),
+        )
+        created[properties["StateMachineName"]] = response["stateMachineArn"]
     return created
+
+
+def _queue_attributes(properties: dict, arns: dict[str, str]) -> dict[str, str]:
+    attributes = {
+        name: str(properties[name])
+        for name in ("MessageRetentionPeriod", "VisibilityTimeout")
+        if name in properties
+    }
+    redrive = properties.get("RedrivePolicy")
+    if redrive:
+        target = redrive["deadLetterTargetArn"]["Fn::GetAtt"]
+        logical_id = target.split(".")[0] if isinstance(target, str) else target[0]
+        attributes["RedrivePolicy"] = json.dumps(
+            {"deadLetterTargetArn": arns[logical_id], "maxReceiveCount": redrive["maxReceiveCount"]}
+        )
+    return attributes
+
+
+def state_machine_definition(properties: dict, references: dict[str, str]) -> str:
+    """Read a state machine's ASL file and apply its `DefinitionSubstitutions`.
+
+    Raises KeyError naming a `${...}` placeholder that has no substitution.
+    """
+    text = (TEMPLATE_PATH.parent / properties["DefinitionS3Location"]).read_text(encoding="utf-8")
+    substitutions = {
+        name: _reference(value, references)
+        for name, value in properties.get("DefinitionSubstitutions", {}).items()
+    }
+
+    def substitute(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in substitutions:
+            raise KeyError(f"{properties['DefinitionS3Location']}: no substitution for ${{{name}}}")
+        return substitutions[name]
+
+    return PLACEHOLDER.sub(substitute, text)
+
+
+def _reference(value: Any, references: dict[str, str]) -> str:
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        return references[value["Ref"]]
+    return str(value)

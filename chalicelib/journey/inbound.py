@@ -55,6 +55,7 @@ from chalicelib.store.models import (
     reference_key,
 )
 from chalicelib.store.transactions import Transaction, TransactionConflictError
+from chalicelib.workflows import replies
 
 # Attempts of one message when a concurrent write changed what it read first.
 MAX_ATTEMPTS = 4
@@ -99,9 +100,9 @@ def record_inbound(message: InboundMessage) -> InboundResult:
         if attempt > 1:
             message = _refresh_channel_case(message)
         try:
-            return _record_once(message, utc_now(), recheck_open_case)
+            result = _record_once(message, utc_now(), recheck_open_case)
         except DuplicateEventError:
-            return _recorded_result(message)
+            result = _recorded_result(message)
         except TransactionConflictError as error:
             if attempt == MAX_ATTEMPTS:
                 raise
@@ -109,6 +110,9 @@ def record_inbound(message: InboundMessage) -> InboundResult:
             if EMAIL_REFERENCE_TAG in error.tags:
                 message = replace(message, thread_id_recorded=True)
             logger.info("inbound write retried", extra={"failed": error.tags, "attempt": attempt})
+            continue
+        replies.resume_waiting_workflow(message, result)
+        return result
     raise AssertionError("unreachable")
 
 

@@ -116,6 +116,14 @@ def quarantine_key(ses_message_id: str) -> str:
     return f"QUARANTINE#{ses_message_id}"
 
 
+def workflow_run_sort_key(kind: str, occurrence: str) -> str:
+    return f"WORKFLOW#{kind}#{occurrence}"
+
+
+def workflow_wait_sort_key(agency_id: str, case_id: str, kind: str) -> str:
+    return f"WAIT#{agency_id}#{case_id}#{kind}"
+
+
 def survey_sort_key(occurrence: int) -> str:
     """Return the sort key of a case's survey after its `occurrence`-th resolution."""
     return f"SURVEY#{occurrence:04d}"
@@ -232,6 +240,10 @@ class Contact(TableItem):
     delivery_errors = NumberSetAttribute(null=True)
     # When the provider reported `delivery_status`.
     delivery_status_at = UnicodeAttribute(null=True)
+    # On a contact of kind "workflow": the workflow kind and the step it records,
+    # such as "appointment_reminder" and "reminder_sent".
+    workflow_kind = UnicodeAttribute(null=True)
+    workflow_step = UnicodeAttribute(null=True)
 
 
 class OutboundPointer(TableItem):
@@ -438,6 +450,46 @@ class AgencyEndpoint(TableItem):
     value = UnicodeAttribute()
 
 
+class WorkflowRun(TableItem):
+    """`CASE#<id>` / `WORKFLOW#<kind>#<occurrence>`: one Step Functions execution of a case."""
+
+    case_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    occurrence = UnicodeAttribute()
+    execution_arn = UnicodeAttribute()
+    # "running", "stopped" or "ended".
+    status = UnicodeAttribute()
+    started_at = UnicodeAttribute()
+    ended_at = UnicodeAttribute(null=True)
+    stop_reason = UnicodeAttribute(null=True)
+
+
+class WorkflowWait(TableItem):
+    """`CITIZEN#<id>` / `WAIT#<agency>#<case>#<kind>`: a workflow waiting for the citizen.
+
+    It holds the Step Functions task token that the citizen's answer resumes. It is
+    keyed by citizen and agency, because an answer arrives on any of the citizen's
+    channels at that agency and names neither the case nor the workflow.
+    """
+
+    citizen_id = UnicodeAttribute()
+    agency_id = UnicodeAttribute()
+    case_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    execution_arn = UnicodeAttribute()
+    task_token = UnicodeAttribute()
+    # "waiting" until an answer claims it, then "answered", "ended" or "expired".
+    status = UnicodeAttribute()
+    asked_at = UnicodeAttribute()
+    # When the workflow stops waiting; an answer after it gets the polite reply.
+    answer_by = UnicodeAttribute()
+    answered_at = UnicodeAttribute(null=True)
+    answered_channel = UnicodeAttribute(null=True)
+    # What the workflow needs to interpret the answer, such as the appointment id.
+    context = MapAttribute(null=True)
+    expires_at = TTLAttribute(attr_name=TTL_ATTRIBUTE)
+
+
 class Survey(TableItem):
     """`CASE#<id>` / `SURVEY#<occurrence>`: the satisfaction survey after one resolution.
 
@@ -503,6 +555,8 @@ ENTITIES = (
     OutboundPointer,
     EmailReference,
     QuarantinedEmail,
+    WorkflowRun,
+    WorkflowWait,
     Survey,
     SatisfactionDay,
 )
