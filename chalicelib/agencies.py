@@ -46,6 +46,8 @@ class AgencyConfig:
     surveys_enabled: bool = True
     survey_delay_seconds: int = DEFAULT_SURVEY_DELAY_SECONDS
     survey_answer_seconds: int = DEFAULT_SURVEY_ANSWER_SECONDS
+    # Business calendar settings beyond `timezone` and `country`, such as `quiet_hours`.
+    calendar: dict = field(default_factory=dict)
 
     def language_for(self, requested: str | None) -> str:
         """Return the requested language if the agency serves it, else its default."""
@@ -100,6 +102,7 @@ def get_agency(agency_id: str) -> AgencyConfig:
         surveys_enabled=item.surveys_enabled is not False,
         survey_delay_seconds=_seconds(item.survey_delay_seconds, DEFAULT_SURVEY_DELAY_SECONDS),
         survey_answer_seconds=_seconds(item.survey_answer_seconds, DEFAULT_SURVEY_ANSWER_SECONDS),
+        calendar=_as_dict(item.calendar),
     )
     _agencies[agency_id] = (time.monotonic(), config)
     return config

@@ -344,6 +344,8 @@ class Case(TableItem):
     linked_case_id = UnicodeAttribute(null=True)
     # The citizen's latest satisfaction rating of the case's resolution, 1 to 5.
     satisfaction_rating = NumberAttribute(null=True)
+    # How many times the case became resolved, which numbers its satisfaction surveys.
+    resolution_count = NumberAttribute(null=True)
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
     by_status = CasesByStatusIndex()
@@ -440,6 +442,9 @@ class Agency(TableItem):
     surveys_enabled = BooleanAttribute(null=True)
     survey_delay_seconds = NumberAttribute(null=True)
     survey_answer_seconds = NumberAttribute(null=True)
+    # The business calendar's settings beyond the agency's time zone and country
+    # (working_hours, closed_days, quiet_hours...), as BusinessCalendar.from_dict reads them.
+    calendar = MapAttribute(null=True)
 
 
 class AgencyEndpoint(TableItem):

@@ -1,3 +1,3 @@
 """Imports every module that registers workflow tasks or answers, in one place."""
 
-from chalicelib.workflows import waits  # noqa: F401
+from chalicelib.workflows import surveys, waits  # noqa: F401

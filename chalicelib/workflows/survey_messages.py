@@ -15,9 +15,9 @@ from chalicelib.workflows.survey_answers import RATINGS, choice_id
 CHOICE_CHANNELS = frozenset({WHATSAPP, MESSENGER, CHAT})
 
 _QUESTION = {
-    "es": "¿Cómo atendimos su caso {reference}? Elija de 1 a 5.",
-    "en": "How did we handle case {reference}? Choose 1 to 5.",
-    "pt": "Como atendemos seu caso {reference}? Escolha de 1 a 5.",
+    "es": "¿Cómo atendimos su caso {reference}? Responda de 1 a 5.",
+    "en": "How did we handle case {reference}? Reply 1 to 5.",
+    "pt": "Como atendemos seu caso {reference}? Responda de 1 a 5.",
 }
 _QUESTION_DIGIT = {
     "es": "Califique la atención de su caso {reference}: responda 1 a 5.",

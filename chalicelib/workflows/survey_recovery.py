@@ -137,7 +137,6 @@ def _record_steps(
         engine.SATISFACTION_SURVEY,
         "recovery_opened",
         external_id=step_id(case.case_id, occurrence, "recovery_opened"),
-        detail={"recovery_case_id": recovery.case_id, "rating": rating},
         body=f"Recovery case {format_reference(recovery.reference)} opened after rating {rating}",
     )
     engine.record_step(
@@ -145,7 +144,6 @@ def _record_steps(
         engine.SATISFACTION_SURVEY,
         "recovery_of",
         external_id=step_id(case.case_id, occurrence, "recovery_of"),
-        detail={"rated_case_id": case.case_id, "rating": rating},
         body=f"Opened after rating {rating} of case {format_reference(case.reference)}",
     )
 

@@ -82,13 +82,12 @@ def start_survey(case: Case, now: datetime | None = None) -> str | None:
         "send_at": wait_timestamp(send_at),
         "answer_timeout_seconds": agency.survey_answer_seconds,
     }
-    result = engine.start_workflow(KIND, case, occurrence, workflow_input)
+    result = engine.start_workflow(KIND, case, str(occurrence), workflow_input)
     engine.record_step(
         case,
         KIND,
         "scheduled",
         external_id=_step_id(case.case_id, occurrence, "scheduled"),
-        detail={"occurrence": occurrence, "send_at": isoformat_z(send_at)},
         body=f"Satisfaction survey scheduled for {isoformat_z(send_at)}",
     )
     logger.info(
@@ -128,7 +127,6 @@ def stop_survey(case: Case, reason: str) -> bool:
         KIND,
         "stopped",
         external_id=_step_id(case.case_id, occurrence, "stopped"),
-        detail={"occurrence": occurrence, "reason": reason},
         body=f"Satisfaction survey stopped: case {reason}",
     )
     logger.info("survey stopped", extra={"case_id": case.case_id, "reason": reason})
@@ -192,8 +190,8 @@ def ask(request: tasks.TaskRequest) -> dict:
         KIND,
         "sent",
         external_id=_step_id(case.case_id, survey.occurrence, "sent"),
-        detail={"occurrence": int(survey.occurrence), "channel": channel},
         body=f"Satisfaction survey sent on {channel}",
+        channel=channel,
     )
     logger.info("survey sent", extra={"case_id": case.case_id, "channel": channel})
     return {"sent": True, "channel": channel}
@@ -205,7 +203,8 @@ def await_answer(request: tasks.TaskRequest):
     case, survey = _read(request.input)
     seconds = int(request.input["answer_timeout_seconds"])
     expires_at = utc_now() + timedelta(seconds=seconds)
-    context = {"occurrence": int(survey.occurrence), "channel": survey.channel}
+    # The resumed output carries the context too, and "channel" there is the answer's.
+    context = {"asked_on": survey.channel}
     waits.store_wait(request, case, KIND, expires_at, context)
     return tasks.PENDING
 
@@ -254,10 +253,12 @@ def record_answer(request: tasks.TaskRequest) -> dict:
         KIND,
         "answered",
         external_id=_step_id(case.case_id, survey.occurrence, "answered"),
-        detail={"occurrence": int(survey.occurrence), "rating": rating, "channel": channel},
         body=f"Satisfaction rating {rating} received on {channel}",
+        channel=channel,
     )
     _thank(agency, case, channel)
+    if rating > LOW_RATING_MAX:
+        _mark_ended(survey)
     logger.info("survey answered", extra={"case_id": case.case_id, "rating": rating})
     return _recorded(rating)
 
@@ -282,12 +283,12 @@ def record_no_answer(request: tasks.TaskRequest) -> dict:
         if Survey.get(survey.pk, survey.sk).status != NO_ANSWER:
             raise
         return {"recorded": False}
+    _mark_ended(survey)
     engine.record_step(
         case,
         KIND,
         "no_answer",
         external_id=_step_id(case.case_id, survey.occurrence, "no_answer"),
-        detail={"occurrence": int(survey.occurrence), "channel": survey.channel},
         body="Satisfaction survey ended with no answer",
     )
     logger.info("survey unanswered", extra={"case_id": case.case_id})
@@ -300,7 +301,10 @@ def open_recovery(request: tasks.TaskRequest) -> dict:
     case, survey = _read(request.input)
     rating = int(request.input["answer"]["rating"])
     agency = get_agency(case.agency_id)
-    return open_recovery_case(agency, case, survey, rating, _step_id)
+    result = open_recovery_case(agency, case, survey, rating, _step_id)
+    # The staff alert that follows is the last state, and it needs no task.
+    _mark_ended(survey)
+    return result
 
 
 def _read(workflow_input: dict) -> tuple[Case, Survey]:
@@ -337,7 +341,6 @@ def _send_question(agency: AgencyConfig, case: Case) -> notify.Delivery | None:
             case,
             survey_messages.question(channel, language, case.reference),
             notify.CASE_UPDATE,
-            choices=survey_messages.choices(channel, language),
         )
     phone = routing.verified_identity(profile, SMS)
     if phone is None:
@@ -418,20 +421,25 @@ def _end_unsent(case: Case, survey: Survey, status: str, reason: str) -> None:
                 Survey.reason.set(reason),
                 Survey.updated_at.set(isoformat_z(utc_now())),
             ],
-            condition=~Survey.status.is_in(*ASKED),
+            condition=Survey.status.is_in(SCHEDULED, SENDING),
         )
     except UpdateError as error:
         if not _failed_condition(error):
             raise
+    _mark_ended(survey)
     engine.record_step(
         case,
         KIND,
         "not_sent",
         external_id=_step_id(case.case_id, survey.occurrence, "not_sent"),
-        detail={"occurrence": int(survey.occurrence), "reason": reason},
         body=f"Satisfaction survey not sent: {reason}",
     )
     logger.info("survey not sent", extra={"case_id": case.case_id, "reason": reason})
+
+
+def _mark_ended(survey: Survey) -> None:
+    """Record that the workflow is at its end, so closing the case later stops nothing."""
+    engine.mark_ended(survey.case_id, KIND, str(int(survey.occurrence)))
 
 
 def _recorded(rating: int) -> dict:
@@ -439,7 +447,8 @@ def _recorded(rating: int) -> dict:
 
 
 def _step_id(case_id: str, occurrence: int, step: str) -> str:
-    return f"{engine.execution_name(case_id, KIND, int(occurrence))}#{step}"
+    """Name one step of one survey; `record_step` scopes it to the case and kind."""
+    return f"{case_id}#{int(occurrence)}#{step}"
 
 
 def _profile(citizen_id: str) -> CitizenProfile | None:

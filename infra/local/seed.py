@@ -122,6 +122,7 @@ def seed_agency(agency: dict) -> None:
         surveys_enabled=agency.get("surveys_enabled"),
         survey_delay_seconds=agency.get("survey_delay_seconds"),
         survey_answer_seconds=agency.get("survey_answer_seconds"),
+        calendar=agency.get("calendar"),
     ).save()
     endpoints = {
         "sms": agency["sms_number"],

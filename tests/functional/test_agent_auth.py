@@ -400,6 +400,7 @@ def test_authorizer_on_lambda_allows_agent_routes(client, agent_tokens):
     assert statement["Resource"] == [
         "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/api/*/citizens/*",
         "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/api/*/cases/*",
+        "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/api/*/reports/*",
     ]
     assert answer["principalId"] == "agent-demo-0001"
     assert answer["context"]["authenticated"] == "true"
