@@ -101,8 +101,7 @@ class Settings(BaseModel):
     # SSM SecureString parameters of the Meta app secrets and webhook verify tokens.
     # The ARN of a workflow's state machine is this prefix followed by the workflow
     # kind, such as `appointment_reminder`. Empty means the stage's machines in the
-    # local stack's account 123456789012:
-    # `arn:aws:states:<region>:123456789012:stateMachine:ventanilla-<stage>-`.
+    # account that runs the code (see `chalicelib.workflows.engine`).
     state_machine_arn_prefix: str = Field(
         default="", pattern=r"^(arn:aws[\w-]*:states:[\w-]+:\d{12}:stateMachine:[\w-]*)?$"
     )
@@ -168,12 +167,6 @@ class Settings(BaseModel):
     @property
     def on_lambda(self) -> bool:
         return self.lambda_function_name is not None
-
-    def state_machine_arn(self, kind: str) -> str:
-        prefix = self.state_machine_arn_prefix or (
-            f"arn:aws:states:{self.region}:123456789012:stateMachine:ventanilla-{self.stage}-"
-        )
-        return f"{prefix}{kind}"
 
 
 ENVIRONMENT_NAMES = {

@@ -7,6 +7,12 @@ even when an accented letter forces UCS-2 encoding.
 LANGUAGES = ("es", "en", "pt")
 
 _TEXTS = {
+    # The label of the button that opens a WhatsApp list of choices (20 characters at most).
+    "choose_option": {
+        "es": "Elegir",
+        "en": "Choose",
+        "pt": "Escolher",
+    },
     "case_opened": {
         "es": "Caso {reference} registrado. Cítelo en cualquier canal.",
         "en": "Case {reference} opened. Quote it on any channel.",

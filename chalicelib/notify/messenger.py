@@ -24,6 +24,9 @@ from chalicelib.observability import logger
 from chalicelib.settings import get_settings
 
 MAX_TEXT_LENGTH = 2000
+# Messenger shows at most 13 quick replies, each titled in at most 20 characters.
+MAX_QUICK_REPLIES = 13
+MAX_QUICK_REPLY_TITLE = 20
 STANDARD_WINDOW = timedelta(hours=24)
 HUMAN_AGENT_WINDOW = timedelta(days=7)
 HUMAN_AGENT = "HUMAN_AGENT"
@@ -48,14 +51,23 @@ def send_messenger(
     template: str | None,
     last_inbound_at: datetime | None,
     now: datetime,
+    choices: tuple[tuple[str, str], ...] = (),
 ) -> Attempt:
-    """Send `text` to a page-scoped id, returning a failed send instead of raising."""
+    """Send `text` to a page-scoped id, returning a failed send instead of raising.
+
+    `choices` become quick replies, `(id, title)` each, up to Messenger's 13.
+    """
     if not agency.messenger_page_id:
         return not_sent(MESSENGER, NOT_CONFIGURED, to)
     if len(text) > MAX_TEXT_LENGTH:
         return not_sent(MESSENGER, TEXT_TOO_LONG, to)
     since = now - last_inbound_at if last_inbound_at is not None else None
     payload: dict = {"recipient": {"id": to.value}, "message": {"text": text}}
+    if 0 < len(choices) <= MAX_QUICK_REPLIES:
+        payload["message"]["quick_replies"] = [
+            {"content_type": "text", "title": title[:MAX_QUICK_REPLY_TITLE], "payload": choice_id}
+            for choice_id, title in choices
+        ]
     if since is not None and since < STANDARD_WINDOW:
         payload["messaging_type"] = "RESPONSE"
     else:

@@ -42,7 +42,12 @@ from chalicelib.notify.email import send_email
 from chalicelib.notify.messenger import send_messenger
 from chalicelib.notify.routing import Route, Skip
 from chalicelib.notify.sms import send_sms
-from chalicelib.notify.whatsapp import send_whatsapp, template_message, text_message
+from chalicelib.notify.whatsapp import (
+    interactive_message,
+    send_whatsapp,
+    template_message,
+    text_message,
+)
 from chalicelib.observability import logger
 from chalicelib.store.models import (
     Case,
@@ -84,6 +89,12 @@ class Outbound:
     session_id: str | None = None
     # The time of the inbound message on the first channel that this send replies to.
     inbound_at: datetime | None = None
+    # Answers the citizen can tap, as (id, title): WhatsApp shows them as reply
+    # buttons or a list inside the 24-hour window, and Messenger as quick replies.
+    # Other channels, and templates, carry only `text`, so the text must say how
+    # to answer in words or digits. A tapped choice comes back as an inbound
+    # message of content kind "button" whose `payload` is the id.
+    choices: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -155,6 +166,7 @@ def notify_citizen(
     kind: str = "notice",
     agent_id: str | None = None,
     commit: bool = True,
+    choices: tuple[tuple[str, str], ...] = (),
 ) -> Delivery:
     """Send `text` on the channel the citizen last used for the case, else their preferred one.
 
@@ -167,7 +179,14 @@ def notify_citizen(
     if case_id is not None:
         case = _case_of(agency, citizen_id, case_id)
         return notify_case(
-            agency, case, text, template, kind=kind, agent_id=agent_id, commit=commit
+            agency,
+            case,
+            text,
+            template,
+            kind=kind,
+            agent_id=agent_id,
+            commit=commit,
+            choices=choices,
         )
     request = Outbound(
         agency=agency,
@@ -176,6 +195,7 @@ def notify_citizen(
         kind=kind,
         template=template,
         agent_id=agent_id,
+        choices=choices,
     )
     delivery = deliver(request, None)
     if commit:
@@ -192,8 +212,14 @@ def notify_case(
     kind: str = "notice",
     agent_id: str | None = None,
     commit: bool = True,
+    choices: tuple[tuple[str, str], ...] = (),
+    channel: str | None = None,
 ) -> Delivery:
-    """Send `text` about a case already read, first on the channel the citizen last used for it."""
+    """Send `text` about a case already read, first on `channel` or the case's last channel.
+
+    `choices` are answers the citizen can tap where the channel has buttons (see
+    `Outbound.choices`).
+    """
     request = Outbound(
         agency=agency,
         citizen_id=case.citizen_id,
@@ -204,8 +230,9 @@ def notify_case(
         template=template,
         agent_id=agent_id,
         session_id=case.session_id,
+        choices=choices,
     )
-    delivery = deliver(request, Route(case.last_channel))
+    delivery = deliver(request, Route(channel or case.last_channel))
     if commit:
         record(delivery)
     return delivery
@@ -291,6 +318,7 @@ def _attempt(
             template=request.template,
             last_inbound_at=state.last_inbound_at,
             now=now,
+            choices=request.choices,
         )
     in_reply_to = state.last_message_id if state.case_id == request.case_id else None
     subject = _email_subject(request, language)
@@ -307,7 +335,9 @@ def _whatsapp(
     """Send free text inside the 24-hour window, else the purpose's template in the language."""
     last = state.last_inbound_at
     if last is not None and now - last < WHATSAPP_WINDOW:
-        return send_whatsapp(request.agency, to, text_message(to, request.text))
+        label = prompts.text("choose_option", language)
+        message = interactive_message(to, request.text, request.choices, label)
+        return send_whatsapp(request.agency, to, message or text_message(to, request.text))
     if request.template is None:
         return not_sent(WHATSAPP, WINDOW_CLOSED, to)
     template = request.agency.whatsapp_templates.get(request.template, {}).get(language)

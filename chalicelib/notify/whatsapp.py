@@ -46,6 +46,50 @@ def text_message(to: Identity, text: str) -> dict[str, Any]:
     }
 
 
+# Meta's limits of interactive messages: 3 reply buttons of 20 characters, or a
+# list of 10 rows of 24 characters, and 1024 characters of body text.
+MAX_BUTTONS = 3
+MAX_LIST_ROWS = 10
+MAX_BUTTON_TITLE = 20
+MAX_ROW_TITLE = 24
+MAX_INTERACTIVE_BODY = 1024
+
+
+def interactive_message(
+    to: Identity, text: str, choices: tuple[tuple[str, str], ...], list_label: str
+) -> dict[str, Any] | None:
+    """Build reply buttons (up to 3 choices) or a list (up to 10) of `(id, title)` choices.
+
+    Returns None when the choices or the text do not fit, so the caller sends text.
+    A tapped choice comes back as a message whose reply carries the choice's id.
+    """
+    if not choices or len(choices) > MAX_LIST_ROWS or len(text) > MAX_INTERACTIVE_BODY:
+        return None
+    if len(choices) <= MAX_BUTTONS:
+        buttons = [
+            {"type": "reply", "reply": {"id": choice_id, "title": title[:MAX_BUTTON_TITLE]}}
+            for choice_id, title in choices
+        ]
+        interactive = {"type": "button", "body": {"text": text}, "action": {"buttons": buttons}}
+    else:
+        rows = [{"id": choice_id, "title": title[:MAX_ROW_TITLE]} for choice_id, title in choices]
+        interactive = {
+            "type": "list",
+            "body": {"text": text},
+            "action": {
+                "button": list_label[:MAX_BUTTON_TITLE],
+                "sections": [{"title": list_label[:MAX_ROW_TITLE], "rows": rows}],
+            },
+        }
+    return {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": recipient(to),
+        "type": "interactive",
+        "interactive": interactive,
+    }
+
+
 def template_message(to: Identity, template: dict[str, Any], values: dict[str, str]) -> dict:
     """Build a template message whose body parameters are `values` named in `template`.
 

@@ -12,6 +12,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import PutError
@@ -63,10 +64,34 @@ def execution_name(case_id: str, kind: str, occurrence: str) -> str:
     return f"{name[: NAME_LENGTH - len(digest) - 1]}-{digest}"
 
 
+# The account of moto's local and test stacks.
+LOCAL_ACCOUNT_ID = "123456789012"
+
+
+def state_machine_arn(kind: str) -> str:
+    """Return the ARN of a workflow kind's state machine in this stage.
+
+    Without `VENTANILLA_STATE_MACHINE_ARN_PREFIX` the account is the one running the
+    code, asked of STS once per container on Lambda, and moto's account elsewhere.
+    """
+    current = get_settings()
+    if current.state_machine_arn_prefix:
+        return f"{current.state_machine_arn_prefix}{kind}"
+    account = _account_id() if current.on_lambda else LOCAL_ACCOUNT_ID
+    return (
+        f"arn:aws:states:{current.region}:{account}:stateMachine:ventanilla-{current.stage}-{kind}"
+    )
+
+
+@cache
+def _account_id() -> str:
+    return aws.client("sts").get_caller_identity()["Account"]
+
+
 def start_workflow(kind: str, case: Case, occurrence: str, workflow_input: dict) -> StartResult:
     """Start one occurrence of a workflow for a case, once however often it is called."""
     name = execution_name(case.case_id, kind, occurrence)
-    state_machine_arn = get_settings().state_machine_arn(kind)
+    machine_arn = state_machine_arn(kind)
     payload = {
         **workflow_input,
         "case_id": case.case_id,
@@ -78,13 +103,13 @@ def start_workflow(kind: str, case: Case, occurrence: str, workflow_input: dict)
     started = True
     try:
         response = aws.client("stepfunctions").start_execution(
-            stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload)
+            stateMachineArn=machine_arn, name=name, input=json.dumps(payload)
         )
         execution_arn = response["executionArn"]
     except ClientError as error:
         if error.response["Error"]["Code"] != "ExecutionAlreadyExists":
             raise
-        execution_arn = _execution_arn(state_machine_arn, name)
+        execution_arn = _execution_arn(machine_arn, name)
         started = False
     _remember_run(case, kind, str(occurrence), execution_arn)
     logger.info(

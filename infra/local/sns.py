@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalice import Chalice
-from chalice.app import SNSEventConfig
+from chalice.app import SNSEventConfig, SQSEventConfig
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +39,8 @@ def subscribe_handlers(
     """
     subscriptions = {}
     for source in app.event_sources:
+        if isinstance(source, SQSEventConfig):
+            continue  # infra.local.queues polls the queues of SQS handlers.
         if not isinstance(source, SNSEventConfig):
             logger.warning(
                 "%s: %s has no local delivery; invoke it through the Lambda Invoke API",

@@ -42,6 +42,7 @@ from infra.local.console import banner, configure_logging
 from infra.local.functions import AsyncInvoker, FailureDestination, FunctionRegistry
 from infra.local.lambda_api import LambdaService
 from infra.local.outbox import GRAPH_PATH, Outbox, OutboxMiddleware
+from infra.local.queues import start_queue_pollers
 from infra.local.servers import (
     PortUnavailableError,
     SerializedApp,
@@ -209,6 +210,8 @@ def _start_lambda_service(
     service = LambdaService(registry, invoker, subscriptions, sns.confirm_subscription)
     _start(cleanup, ServerThread("Lambda", wsgi_server(listener, service)))
     subscriptions.update(subscribe_handlers(registry.app, sns, resources, config.lambda_url))
+    for poller in start_queue_pollers(registry, sqs):
+        cleanup.callback(poller.stop)
     return subscriptions
 
 

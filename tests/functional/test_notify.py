@@ -253,7 +253,69 @@ def test_whatsapp_outside_window_without_template_falls_back(graph, sms):
     assert sms.to(CITIZEN_PHONE)[0]["MessageBody"] == "Su caso fue asignado."
 
 
+def test_whatsapp_two_choices_become_reply_buttons(graph):
+    citizen_id, case_id = whatsapp_citizen()
+    choices = (("confirm", "Confirmar"), ("cancel", "Cancelar la cita de mañana"))
+
+    notify(citizen_id, "¿Confirma su cita?", case_id, choices=choices)
+
+    body = graph.requests[-1].body
+    assert body["type"] == "interactive"
+    assert body["interactive"]["type"] == "button"
+    assert body["interactive"]["body"] == {"text": "¿Confirma su cita?"}
+    buttons = body["interactive"]["action"]["buttons"]
+    assert buttons[0] == {"type": "reply", "reply": {"id": "confirm", "title": "Confirmar"}}
+    assert buttons[1]["reply"]["title"] == "Cancelar la cita de "
+
+
+def test_whatsapp_five_choices_become_a_list(graph):
+    citizen_id, case_id = whatsapp_citizen()
+    choices = tuple((f"rating_{score}", str(score)) for score in range(1, 6))
+
+    notify(citizen_id, "Califique la atención de 1 a 5.", case_id, choices=choices)
+
+    interactive = graph.requests[-1].body["interactive"]
+    assert interactive["type"] == "list"
+    assert interactive["action"]["button"] == "Elegir"
+    rows = interactive["action"]["sections"][0]["rows"]
+    assert [row["id"] for row in rows] == [f"rating_{score}" for score in range(1, 6)]
+
+
+def test_whatsapp_choices_outside_window_send_template(graph):
+    citizen_id, case_id = whatsapp_citizen()
+    notify_support.set_last_inbound("whatsapp", WHATSAPP_ID, "demo", hours_ago=25)
+
+    notify(
+        citizen_id,
+        "¿Confirma? Responda 1 o 2.",
+        case_id,
+        template="case_update",
+        choices=(("confirm", "Sí"),),
+    )
+
+    assert graph.requests[-1].body["type"] == "template"
+
+
+def test_sms_choices_send_text_only(sms):
+    citizen_id, case_id = sms_citizen()
+
+    notify(citizen_id, "Responda 1 para confirmar.", case_id, choices=(("confirm", "Sí"),))
+
+    assert sms.to(CITIZEN_PHONE)[-1]["MessageBody"] == "Responda 1 para confirmar."
+
+
 # Messenger
+
+
+def test_messenger_choices_become_quick_replies(graph):
+    result = notify_support.receive("messenger", "messenger", PSID, "Hola", "m_in-1")
+
+    notify(result.citizen_id, "¿Confirma?", result.case_id, choices=(("confirm", "Confirmar"),))
+
+    message = graph.requests[-1].body["message"]
+    assert message["quick_replies"] == [
+        {"content_type": "text", "title": "Confirmar", "payload": "confirm"}
+    ]
 
 
 def test_messenger_inside_window_request_shape(graph, demo_agency):

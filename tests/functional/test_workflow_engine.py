@@ -5,7 +5,6 @@ import json
 import boto3
 import pytest
 
-from chalicelib import settings
 from chalicelib.store.models import Case
 from chalicelib.workflows import engine, tasks, waits
 from chalicelib.workflows.tasks import PENDING, TaskFailedError
@@ -115,7 +114,7 @@ def machine(aws, monkeypatch):
     )
     definition = json.dumps(DEFINITION).replace("${WorkflowTasksQueueUrl}", task_queue_url())
     boto3.client("stepfunctions", region_name="us-east-1").update_state_machine(
-        stateMachineArn=settings.get_settings().state_machine_arn(KIND), definition=definition
+        stateMachineArn=engine.state_machine_arn(KIND), definition=definition
     )
 
 
@@ -181,7 +180,7 @@ def test_engine_repeated_start_is_one_execution(client, case):
     assert third.execution_arn == first.execution_arn
     assert third.started is False
     executions = boto3.client("stepfunctions", region_name="us-east-1").list_executions(
-        stateMachineArn=settings.get_settings().state_machine_arn(KIND)
+        stateMachineArn=engine.state_machine_arn(KIND)
     )["executions"]
     assert len(executions) == 1
 
