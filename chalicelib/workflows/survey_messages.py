@@ -1,18 +1,18 @@
 """What the satisfaction survey sends, in each language and in the form each channel shows.
 
-WhatsApp, Messenger and web chat get a short question and the five choices, which the
-notify service shows as a WhatsApp list, and as numbered options elsewhere. SMS and
-email get one sentence that asks for a digit, because a reply with a digit is all those
-channels carry back. Every text without its choices stays within 70 characters, so an
-SMS fits one segment even in UCS-2.
+WhatsApp and Messenger get a short question with five choices, which the notify service
+sends as a WhatsApp list (inside the 24-hour window) or as Messenger quick replies.
+Every channel's text also asks for a digit, because web chat, SMS, email and WhatsApp
+templates carry only the text. SMS and chat texts stay within 70 characters, so an SMS
+fits one segment even in UCS-2.
 """
 
-from chalicelib.journey.models import CHAT, MESSENGER, WHATSAPP
+from chalicelib.journey.models import EMAIL, MESSENGER, SMS, WHATSAPP
 from chalicelib.journey.references import format_reference
 from chalicelib.workflows.survey_answers import RATINGS, choice_id
 
-# Channels whose notices can carry tappable or numbered choices.
-CHOICE_CHANNELS = frozenset({WHATSAPP, MESSENGER, CHAT})
+# Channels whose notices can carry tappable choices.
+CHOICE_CHANNELS = frozenset({WHATSAPP, MESSENGER})
 
 _QUESTION = {
     "es": "¿Cómo atendimos su caso {reference}? Responda de 1 a 5.",
@@ -59,18 +59,16 @@ ENDED = {
 
 def question(channel: str, language: str, reference: str) -> str:
     """Return the survey question for `channel`, naming the case by its grouped reference."""
-    texts = _QUESTION if channel in CHOICE_CHANNELS else _QUESTION_DIGIT
-    if channel == "email":
-        texts = _QUESTION_EMAIL
+    texts = {SMS: _QUESTION_DIGIT, EMAIL: _QUESTION_EMAIL}.get(channel, _QUESTION)
     return _in(texts, language).format(reference=format_reference(reference))
 
 
-def choices(channel: str, language: str) -> list[tuple[str, str]] | None:
-    """Return the (id, title) rating choices, best first, or None for a channel without them."""
+def choices(channel: str, language: str) -> tuple[tuple[str, str], ...]:
+    """Return the (id, title) rating choices, best first, or () for a channel without them."""
     if channel not in CHOICE_CHANNELS:
-        return None
+        return ()
     titles = _in(_CHOICE_TITLES, language)
-    return [(choice_id(rating), titles[rating]) for rating in reversed(RATINGS)]
+    return tuple((choice_id(rating), titles[rating]) for rating in reversed(RATINGS))
 
 
 def thanks(language: str) -> str:

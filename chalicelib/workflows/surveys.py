@@ -341,6 +341,7 @@ def _send_question(agency: AgencyConfig, case: Case) -> notify.Delivery | None:
             case,
             survey_messages.question(channel, language, case.reference),
             notify.CASE_UPDATE,
+            choices=survey_messages.choices(channel, language),
         )
     phone = routing.verified_identity(profile, SMS)
     if phone is None:

@@ -159,12 +159,24 @@ def sent_bodies(outbox, phone: str = CITIZEN_PHONE) -> list[str]:
     return [request["MessageBody"] for request in outbox.to(phone)]
 
 
-def whatsapp_texts(graph) -> list[str]:
+def whatsapp_lists(graph) -> list[dict]:
     return [
-        request.body["text"]["body"]
+        request.body["interactive"]
         for request in graph.to("/messages")
-        if request.body.get("type") == "text"
+        if request.body.get("type") == "interactive"
     ]
+
+
+def whatsapp_list_reply(client, message_id: str, row_id: str) -> None:
+    """Post the sample list reply, as WhatsApp sends a tapped list row, with another row id."""
+    payload = json.loads(hooks.raw_event("whatsapp_list_reply"))
+    message = payload["entry"][0]["changes"][0]["value"]["messages"][0]
+    message["id"] = message_id
+    message["interactive"]["list_reply"].update({"id": row_id, "title": "4 Bien"})
+    response = hooks.post_signed(
+        client, hooks.WHATSAPP_PATH, hooks.signed_json(payload), "dev-whatsapp-app-secret-6f1d2c"
+    )
+    assert response.status_code == 200
 
 
 def staff_alerts_queue() -> str:
@@ -190,9 +202,19 @@ def test_survey_whatsapp_answered_by_sms(client, whatsapp_case, graph, sms):
     execution_arn = resolve(case)
     run_until_waiting(client, case)
 
-    question = whatsapp_texts(graph)[-1]
-    assert question.startswith("¿Cómo atendimos su caso ")
-    assert "1 a 5" in question
+    question = whatsapp_lists(graph)[-1]
+    assert question["type"] == "list"
+    assert question["body"]["text"].startswith("¿Cómo atendimos su caso ")
+    assert "1 a 5" in question["body"]["text"]
+    rows = question["action"]["sections"][0]["rows"]
+    assert [row["id"] for row in rows] == [
+        "rating:5",
+        "rating:4",
+        "rating:3",
+        "rating:2",
+        "rating:1",
+    ]
+    assert rows[0]["title"] == "5 Excelente"
     reply_sms(client, "5", "sms-answer-1")
     description = run_until_done(client, execution_arn)
 
@@ -214,6 +236,38 @@ def test_survey_whatsapp_answered_by_sms(client, whatsapp_case, graph, sms):
     assert figures["score_sum"] == 5
     assert figures["score_5"] == 1
     assert "no_answer" not in figures
+
+
+def test_survey_whatsapp_list_row_is_answer(client, whatsapp_case, graph, sms):
+    case = whatsapp_case
+    execution_arn = resolve(case)
+    run_until_waiting(client, case)
+
+    whatsapp_list_reply(client, "wamid.answer-1", "rating:4")
+    description = run_until_done(client, execution_arn)
+
+    assert description["status"] == "SUCCEEDED"
+    survey = survey_item(case)
+    assert survey["rating"] == 4
+    assert survey["answer_channel"] == "whatsapp"
+    texts = [
+        request.body["text"]["body"]
+        for request in graph.to("/messages")
+        if request.body.get("type") == "text"
+    ]
+    assert texts.count(THANKS) == 1
+    assert texts[-1] == THANKS
+
+
+def test_survey_other_list_row_is_no_answer(client, whatsapp_case, graph, sms):
+    case = whatsapp_case
+    execution_arn = resolve(case)
+    run_until_waiting(client, case)
+
+    whatsapp_list_reply(client, "wamid.other-1", "topic-water-leak")
+
+    assert status(execution_arn) == "RUNNING"
+    assert survey_item(case)["status"] == "sent"
 
 
 def test_survey_answer_is_on_the_rated_case(client, sms_case, sms):
