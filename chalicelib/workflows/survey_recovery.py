@@ -36,9 +36,7 @@ _REFERENCE_TAG = "reference"
 
 def recovery_case_id(case_id: str, occurrence: int) -> str:
     """Return the id of the recovery case of one survey: 32 hex digits, like every case id."""
-    return hashlib.sha256(f"{RECOVERY}\x00{case_id}\x00{int(occurrence)}".encode()).hexdigest()[
-        :32
-    ]
+    return hashlib.sha256(f"{RECOVERY}\x00{case_id}\x00{int(occurrence)}".encode()).hexdigest()[:32]
 
 
 def open_recovery_case(

@@ -461,4 +461,3 @@ def _profile(citizen_id: str) -> CitizenProfile | None:
 
 def _failed_condition(error: PutError | UpdateError) -> bool:
     return error.cause_response_code == "ConditionalCheckFailedException"
-
