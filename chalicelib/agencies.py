@@ -41,13 +41,15 @@ class AgencyConfig:
     contact_options: str | None = None
     # Approved WhatsApp templates: purpose → language → {"name", "language", "parameters"}.
     whatsapp_templates: dict = field(default_factory=dict)
+    # Opening hours and closed days beside `timezone` and `country`, and the case types
+    # with their deadlines, both as stored (see store.models.Agency).
+    calendar: dict = field(default_factory=dict)
+    case_types: dict = field(default_factory=dict)
     # Satisfaction surveys after a resolution: on or off, the seconds before the question
     # is sent (then moved out of quiet hours) and the seconds the citizen has to answer.
     surveys_enabled: bool = True
     survey_delay_seconds: int = DEFAULT_SURVEY_DELAY_SECONDS
     survey_answer_seconds: int = DEFAULT_SURVEY_ANSWER_SECONDS
-    # Business calendar settings beyond `timezone` and `country`, such as `quiet_hours`.
-    calendar: dict = field(default_factory=dict)
 
     def language_for(self, requested: str | None) -> str:
         """Return the requested language if the agency serves it, else its default."""
@@ -99,10 +101,11 @@ def get_agency(agency_id: str) -> AgencyConfig:
         whatsapp_social_phone_number_arn=item.whatsapp_social_phone_number_arn,
         messenger_page_id=item.messenger_page_id,
         email_address=item.email_address,
+        calendar=_as_dict(item.calendar),
+        case_types=_as_dict(item.case_types),
         surveys_enabled=item.surveys_enabled is not False,
         survey_delay_seconds=_seconds(item.survey_delay_seconds, DEFAULT_SURVEY_DELAY_SECONDS),
         survey_answer_seconds=_seconds(item.survey_answer_seconds, DEFAULT_SURVEY_ANSWER_SECONDS),
-        calendar=_as_dict(item.calendar),
     )
     _agencies[agency_id] = (time.monotonic(), config)
     return config

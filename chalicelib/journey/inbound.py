@@ -428,6 +428,7 @@ def _join_open(message: InboundMessage, plan: _Plan, stamp: str) -> None:
             Case.last_channel.set(message.channel),
             Case.contact_count.add(1),
             Case.gsi1sk.set(f"{stamp}#{plan.case_id}"),
+            _answered(stamp),
         ],
         tag=OPEN_CASE_TAG,
         condition=Case.status.is_in(*OPEN_STATUSES),
@@ -476,6 +477,13 @@ def _join_answered(message: InboundMessage, plan: _Plan, case: Case, stamp: str)
     )
 
 
+def _answered(stamp: str):
+    """Return the update action that keeps the time of the citizen's first message since
+    the case went to waiting_citizen. The deadline workflow restarts a paused clock from it.
+    """
+    return Case.citizen_answered_at.set(Case.citizen_answered_at | stamp)
+
+
 def _join_quoted(message: InboundMessage, plan: _Plan, case: Case, stamp: str) -> None:
     """Join a quoted case, reopening it when it was resolved or closed."""
     plan.case_id = case.case_id
@@ -486,6 +494,7 @@ def _join_quoted(message: InboundMessage, plan: _Plan, case: Case, stamp: str) -
         Case.last_channel.set(message.channel),
         Case.contact_count.add(1),
         Case.gsi1sk.set(f"{stamp}#{case.case_id}"),
+        _answered(stamp),
     ]
     if case.status not in OPEN_STATUSES:
         actions += [Case.status.set(OPEN), Case.gsi1pk.set(queue_key(case.agency_id, OPEN))]

@@ -134,6 +134,14 @@ def satisfaction_sort_key(day: str) -> str:
     return f"SATISFACTION#{day}"
 
 
+def deadlines_key(agency_id: str) -> str:
+    return f"AGENCY#{agency_id}#DEADLINES"
+
+
+def deadline_sort_key(due_at: str, case_id: str) -> str:
+    return f"DUE#{due_at}#{case_id}"
+
+
 class CitizenProfile(TableItem):
     """`CITIZEN#<id>` / `PROFILE`: who the citizen is and how to reach them."""
 
@@ -321,6 +329,47 @@ class CasesByStatusIndex(GlobalSecondaryIndex):
     gsi1sk = UnicodeAttribute(range_key=True)
 
 
+class CaseDeadline(MapAttribute):
+    """The response deadline of a case, as chalicelib/workflows/deadlines.py computes it."""
+
+    # 1 for the case's first deadline; a reopened or retyped case starts the next one.
+    occurrence = NumberAttribute()
+    # The case type the deadline belongs to, its policy as configured (such as
+    # "5 business_days"), and the clock its time runs on: "business" or "wall".
+    case_type = UnicodeAttribute()
+    policy = UnicodeAttribute()
+    clock = UnicodeAttribute()
+    # "running", "paused" (the case waits for the citizen), "stopped" (resolved,
+    # closed, cancelled or retyped) or "failed" (the deadline workflow failed).
+    status = UnicodeAttribute()
+    started_at = UnicodeAttribute()
+    # When the assigned agent is reminded, when the case is due and escalates to the
+    # supervisor, and when it escalates to the agency head.
+    remind_at = UnicodeAttribute()
+    due_at = UnicodeAttribute()
+    head_at = UnicodeAttribute()
+    # 0 before the due time, 1 once the supervisor was alerted, 2 once the head was.
+    escalation_level = NumberAttribute(default=0)
+    reminded_at = UnicodeAttribute(null=True)
+    escalated_at = UnicodeAttribute(null=True)
+    # While paused: since when, and the seconds on `clock` that were left until each
+    # step still to come. A resume sets each step that far after the resume.
+    paused_at = UnicodeAttribute(null=True)
+    remind_remaining = NumberAttribute(null=True)
+    due_remaining = NumberAttribute(null=True)
+    head_remaining = NumberAttribute(null=True)
+    stopped_at = UnicodeAttribute(null=True)
+    # The error name of the failed workflow step, such as "ventanilla.TaskFailed".
+    error = UnicodeAttribute(null=True)
+    # The sort key of the case's `DeadlineEntry` while the clock runs.
+    entry_sk = UnicodeAttribute(null=True)
+    # A digest of the task token of the last workflow step applied, so a retried
+    # task repeats that step's outcome instead of applying the next one.
+    step_token = UnicodeAttribute(null=True)
+    # Incremented by every write of the deadline; each write is conditional on it.
+    revision = NumberAttribute(default=1)
+
+
 class Case(TableItem):
     """`CASE#<id>` / `CASE`: a request the agency works until it is resolved."""
 
@@ -338,9 +387,8 @@ class Case(TableItem):
     # The web chat session that opened the case, where agents' replies are shown.
     session_id = UnicodeAttribute(null=True)
     version = NumberAttribute(default=1)
-    # "recovery" for a case a low satisfaction rating opened; None for a citizen's request.
-    case_type = UnicodeAttribute(null=True)
-    # The case a recovery case follows up, and on that case the recovery case.
+    # On a recovery case (case_type "recovery") the case it follows up, and on that case
+    # the recovery case.
     linked_case_id = UnicodeAttribute(null=True)
     # The citizen's latest satisfaction rating of the case's resolution, 1 to 5.
     satisfaction_rating = NumberAttribute(null=True)
@@ -349,6 +397,16 @@ class Case(TableItem):
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
     by_status = CasesByStatusIndex()
+    # One of the agency's case types, such as "complaint", "request" or "appointment",
+    # or "recovery" for the follow-up that a low satisfaction rating opens.
+    case_type = UnicodeAttribute(null=True)
+    # The `sub` of the agent who works the case.
+    assigned_agent_id = UnicodeAttribute(null=True)
+    deadline = CaseDeadline(null=True)
+    # When the citizen first wrote after the case last went to waiting_citizen. The
+    # status change removes it and the journey service sets it if it is absent, so the
+    # deadline workflow learns when the citizen replied without an extra request.
+    citizen_answered_at = UnicodeAttribute(null=True)
 
 
 class CitizenCase(TableItem):
@@ -437,14 +495,32 @@ class Agency(TableItem):
     messenger_page_id = UnicodeAttribute(null=True)
     # The address citizens write to and the agency's replies come from, lower-cased.
     email_address = UnicodeAttribute(null=True)
+    # Opening hours, closed days and holiday settings beside `timezone` and `country`,
+    # as chalicelib/workflows/calendar.py reads them.
+    calendar = MapAttribute(null=True)
+    # Case types by name, each with its response deadline and escalation periods:
+    # {"complaint": {"response": {"business_days": 5}, ...}} (chalicelib/workflows/deadlines.py).
+    case_types = MapAttribute(null=True)
     # Satisfaction surveys: whether they are sent, the seconds from a resolution to the
     # question (moved out of quiet hours), and the seconds the citizen has to answer.
     surveys_enabled = BooleanAttribute(null=True)
     survey_delay_seconds = NumberAttribute(null=True)
     survey_answer_seconds = NumberAttribute(null=True)
-    # The business calendar's settings beyond the agency's time zone and country
-    # (working_hours, closed_days, quiet_hours...), as BusinessCalendar.from_dict reads them.
-    calendar = MapAttribute(null=True)
+
+
+class DeadlineEntry(TableItem):
+    """`AGENCY#<id>#DEADLINES` / `DUE#<due at>#<case id>`: a case whose deadline clock runs.
+
+    Written and deleted in the same transactions as the case's deadline, so that a
+    supervisor lists the cases past or near their due time with one Query.
+    """
+
+    case_id = UnicodeAttribute()
+    reference = UnicodeAttribute()
+    case_type = UnicodeAttribute()
+    due_at = UnicodeAttribute()
+    escalation_level = NumberAttribute(default=0)
+    assigned_agent_id = UnicodeAttribute(null=True)
 
 
 class AgencyEndpoint(TableItem):
@@ -562,6 +638,7 @@ ENTITIES = (
     QuarantinedEmail,
     WorkflowRun,
     WorkflowWait,
+    DeadlineEntry,
     Survey,
     SatisfactionDay,
 )

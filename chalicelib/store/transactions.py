@@ -14,6 +14,8 @@ from chalicelib.store.models import TableItem, shared_botocore_session
 
 # The tag of the dedupe marker; its failed condition means "already recorded".
 DEDUPE = "dedupe"
+# The order in which pynamodb's TransactWrite sends each kind of write.
+_ORDER = {"delete": 0, "put": 1, "update": 2}
 
 
 class TransactionConflictError(ConflictError):
@@ -59,6 +61,9 @@ class Transaction:
     def update(self, item: Any, actions: list, tag: str, condition: Any = None) -> None:
         self._operations.append(("update", tag, item, condition, actions))
 
+    def delete(self, item: Any, tag: str, condition: Any = None) -> None:
+        self._operations.append(("delete", tag, item, condition, None))
+
     def __len__(self) -> int:
         return len(self._operations)
 
@@ -68,14 +73,16 @@ class Transaction:
         Raises DuplicateEventError when the dedupe marker exists, and
         TransactionConflictError naming the other conditions that failed.
         """
-        # pynamodb sends puts before updates, and cancellation reasons follow
-        # the order sent, so the operations are sorted the same way first.
-        operations = sorted(self._operations, key=lambda operation: operation[0] != "put")
+        # pynamodb sends deletes, then puts, then updates, and cancellation reasons
+        # follow the order sent, so the operations are sorted the same way first.
+        operations = sorted(self._operations, key=lambda operation: _ORDER[operation[0]])
         try:
             with TransactWrite(connection=_connection()) as transaction:
                 for kind, _, item, condition, actions in operations:
                     if kind == "put":
                         transaction.save(item, condition=condition)
+                    elif kind == "delete":
+                        transaction.delete(item, condition=condition, add_version_condition=False)
                     else:
                         transaction.update(
                             item, actions, condition=condition, add_version_condition=False
