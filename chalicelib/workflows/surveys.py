@@ -1,7 +1,8 @@
 """The satisfaction survey that follows each resolution of a case.
 
-`start_survey` runs when a case becomes resolved. It writes the case's `SURVEY#<n>`
-item (n is the resolution count, so each resolution gets one survey) and starts the
+`start_survey` runs when the case lifecycle resolves a case (`on_status_change`). It
+writes the case's `SURVEY#<n>` item (n is the resolution count, which the lifecycle
+adds to in the same write, so each resolution gets one survey) and starts the
 `satisfaction_survey` state machine, which waits until the send time, asks the
 citizen on the channel of their last contact, waits for a rating from any channel,
 records it, and opens a recovery case on a rating of 1 or 2. The tasks below are the
@@ -9,12 +10,14 @@ state machine's callback steps. Each one moves the survey item with a conditiona
 update, so a task message that SQS delivers twice acts once.
 
 What stops a survey, as an operator expects it:
-- Reopening the case before the question is sent stops the survey. After the
+- Reopening the case before the question is sent stops the survey. A citizen who
+  quotes the reference of a resolved case reopens it outside the lifecycle, so the
+  ask step checks the case's status again and sends nothing. After the
   question went out, the answer window stays open: the rating is about the
   resolution the citizen saw, and a low one is what a recovery case is for.
 - Closing a resolved case stops nothing, because closing is the normal step after a
   resolution and the citizen may still be answering.
-- Cancelling a case stops its survey at any step (`stop_survey(case, "cancelled")`).
+- Cancelling a case stops its survey at any step.
 - An agency with `surveys_enabled` false gets no new surveys, and scheduled ones end
   unsent when they are due.
 """
@@ -25,15 +28,16 @@ from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib.agencies import AgencyConfig, get_agency
 from chalicelib.clock import isoformat_z, utc_now
-from chalicelib.journey.models import CLOSED, RESOLVED, SMS, VOICE
+from chalicelib.journey import lifecycle
+from chalicelib.journey.models import CLOSED, OPEN_STATUSES, RESOLVED, SMS, VOICE
 from chalicelib.notify import routing
 from chalicelib.notify import sender as notify
 from chalicelib.observability import logger
 from chalicelib.store.models import Case, CitizenProfile, Survey, case_key, citizen_key
 from chalicelib.store.models import survey_sort_key as survey_key
 from chalicelib.store.transactions import Transaction, TransactionConflictError
-from chalicelib.workflows import engine, survey_figures, survey_messages, tasks, waits
-from chalicelib.workflows.calendar import BusinessCalendar, next_send_time, wait_timestamp
+from chalicelib.workflows import deadlines, engine, survey_figures, survey_messages, tasks, waits
+from chalicelib.workflows.calendar import next_send_time, wait_timestamp
 from chalicelib.workflows.survey_answers import parse_rating
 from chalicelib.workflows.survey_recovery import LOW_RATING_MAX, RECOVERY, open_recovery_case
 
@@ -53,6 +57,7 @@ FINAL = frozenset({ANSWERED, NO_ANSWER, NOT_SENT, STOPPED})
 
 # Reasons a survey ended without a question or a rating.
 REOPENED = "reopened"
+CANCELLED = "cancelled"
 DISABLED = "disabled"
 NO_CHANNEL = "no_channel"
 NO_VERIFIED_PHONE = "no_verified_phone"
@@ -139,12 +144,21 @@ def resolution_count(case: Case) -> int:
 
 
 def send_time(agency: AgencyConfig, resolved_at: datetime) -> datetime:
-    """Return when the question goes out: the agency's delay after the resolution, or
-    the end of the quiet hours that moment falls in."""
-    calendar = BusinessCalendar.from_dict(
-        {"timezone": agency.timezone, "country": agency.country, **agency.calendar}
-    )
-    return next_send_time(calendar, resolved_at + timedelta(seconds=agency.survey_delay_seconds))
+    """Return when the question goes out: the agency's delay after the resolution, moved
+    to the end of the quiet hours when it falls inside them."""
+    delayed = resolved_at + timedelta(seconds=agency.survey_delay_seconds)
+    return next_send_time(deadlines.calendar_of(agency), delayed)
+
+
+@lifecycle.on_status_change
+def on_status_change(change: lifecycle.StatusChange) -> None:
+    """Start the survey of a resolution, and stop it on a reopen or a cancellation."""
+    if change.new_status == RESOLVED:
+        start_survey(change.case)
+    elif change.new_status in OPEN_STATUSES and change.old_status in (RESOLVED, CLOSED):
+        stop_survey(change.case, REOPENED)
+    elif change.new_status == lifecycle.CANCELLED:
+        stop_survey(change.case, CANCELLED)
 
 
 @tasks.task("survey.ask")

@@ -1,8 +1,7 @@
 """The satisfaction survey end to end in moto: resolve, ask, answer on any channel, record.
 
-Each test resolves a case as the case lifecycle does (status `resolved`, one more
-resolution) and calls `surveys.start_survey`, the function the status-change hook
-calls. The demo agency sends at once (no delay, quiet hours off) and gives short
+Each test resolves a case through the case lifecycle, whose status-change hook starts
+the survey. The demo agency sends at once (no delay, quiet hours off) and gives short
 answer windows, because moto's Wait and task timeouts really sleep.
 """
 
@@ -14,6 +13,7 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 
 from chalicelib.clock import isoformat_z
+from chalicelib.journey import lifecycle
 from chalicelib.store.models import Case
 from chalicelib.workflows import surveys
 from chalicelib.workflows.survey_figures import local_day
@@ -30,6 +30,7 @@ from tests.support_workflows import (
 )
 
 ANSWER_SECONDS = 20
+AGENT = lifecycle.Actor("agent", "agent-demo-0001")
 THANKS = "¡Gracias por calificarnos! Su opinión nos ayuda a mejorar."
 ENDED = "Gracias. La encuesta de este caso ya cerró."
 
@@ -97,20 +98,22 @@ def cases() -> list[Case]:
     return list(Case.scan((Case.sk == "CASE") & Case.pk.startswith("CASE#")))
 
 
+def change(case: Case, status: str) -> Case:
+    """Change the case's status through the case lifecycle, as an agent does."""
+    stored = Case.get(f"CASE#{case.case_id}", "CASE")
+    return lifecycle.change_case(stored, lifecycle.CaseUpdate(status=status), AGENT).case
+
+
 def resolve(case: Case) -> str | None:
-    """Resolve the case as the lifecycle route does, then run its status-change hook."""
-    count = int(case.resolution_count or 0) + 1
-    support.set_case_status(case.case_id, "resolved")
-    support.table().update_item(
-        Key={"pk": f"CASE#{case.case_id}", "sk": "CASE"},
-        UpdateExpression="SET resolution_count = :count",
-        ExpressionAttributeValues={":count": count},
-    )
-    return surveys.start_survey(Case.get(f"CASE#{case.case_id}", "CASE"))
+    """Resolve the case; return the ARN of the survey the status-change hook started."""
+    resolved = change(case, "resolved")
+    occurrence = int(resolved.resolution_count)
+    run = support.get_item(f"CASE#{case.case_id}", f"WORKFLOW#satisfaction_survey#{occurrence}")
+    return run["execution_arn"] if run else None
 
 
 def reopen(case: Case) -> None:
-    support.set_case_status(case.case_id, "open")
+    change(case, "open")
 
 
 def survey_item(case: Case, occurrence: int = 1) -> dict:
@@ -447,10 +450,8 @@ def test_survey_reopened_before_sending_stops(client, sms_case, sms):
     sent_before = len(sms.sent)
 
     reopen(case)
-    stopped = surveys.stop_survey(Case.get(f"CASE#{case.case_id}", "CASE"), surveys.REOPENED)
     run_workflow_tasks(client, timeout=3.5)
 
-    assert stopped is True
     assert survey_item(case)["status"] == "stopped"
     assert survey_item(case)["reason"] == "reopened"
     assert len(sms.sent) == sent_before
@@ -460,13 +461,13 @@ def test_survey_reopened_before_sending_stops(client, sms_case, sms):
     assert execution_arn
 
 
-def test_survey_reopened_unnoticed_is_not_sent(client, sms_case, sms):
+def test_survey_reopened_by_quoted_reference_is_not_sent(client, sms_case, sms):
     case = sms_case
-    notify_support.set_agency("demo", survey_delay_seconds=1)
+    notify_support.set_agency("demo", survey_delay_seconds=2)
     execution_arn = resolve(case)
-    sent_before = len(sms.sent)
 
-    reopen(case)
+    reply_sms(client, f"Sigue la fuga, caso {case.reference}", "sms-quote-1")
+    sent_before = len(sms.sent)
     description = run_until_done(client, execution_arn)
 
     assert description["status"] == "SUCCEEDED"
@@ -481,12 +482,11 @@ def test_survey_reopened_after_sending_keeps_window(client, sms_case, sms):
     run_until_waiting(client, case)
 
     reopen(case)
-    stopped = surveys.stop_survey(Case.get(f"CASE#{case.case_id}", "CASE"), surveys.REOPENED)
     reply_sms(client, "4", "sms-answer-1")
     run_until_done(client, execution_arn)
 
-    assert stopped is False
     assert survey_item(case)["rating"] == 4
+    assert "stopped" not in steps(case)
 
 
 def test_survey_closed_after_resolution_keeps_window(client, sms_case, sms):
@@ -494,7 +494,7 @@ def test_survey_closed_after_resolution_keeps_window(client, sms_case, sms):
     execution_arn = resolve(case)
     run_until_waiting(client, case)
 
-    support.set_case_status(case.case_id, "closed")
+    change(case, "closed")
     reply_sms(client, "4", "sms-answer-1")
     description = run_until_done(client, execution_arn)
 
@@ -508,11 +508,14 @@ def test_survey_cancelled_case_stops_sent_survey(client, sms_case, sms):
     resolve(case)
     run_until_waiting(client, case)
 
-    stopped = surveys.stop_survey(Case.get(f"CASE#{case.case_id}", "CASE"), "cancelled")
+    reopen(case)
+    change(case, "cancelled")
     reply_sms(client, "4", "sms-answer-1")
 
-    assert stopped is True
     assert survey_item(case)["status"] == "stopped"
+    assert survey_item(case)["reason"] == "cancelled"
+    [run] = query_items(f"CASE#{case.case_id}", "WORKFLOW#")
+    assert run["status"] == "stopped"
     assert sent_bodies(sms).count(ENDED) == 1
 
 
@@ -524,7 +527,7 @@ def test_survey_second_resolution_is_second_survey(client, sms_case, sms):
     run_until_done(client, first)
     reopen(case)
 
-    second = resolve(Case.get(f"CASE#{case.case_id}", "CASE"))
+    second = resolve(case)
     run_until_waiting(client, case)
     reply_sms(client, "5", "sms-answer-2")
     run_until_done(client, second)
@@ -577,7 +580,7 @@ def test_survey_voice_case_asks_verified_phone(client, sms_case, sms):
         ExpressionAttributeValues={":voice": "voice"},
     )
 
-    resolve(Case.get(f"CASE#{case.case_id}", "CASE"))
+    resolve(case)
     run_until_waiting(client, case)
 
     assert sent_bodies(sms)[-1].startswith("Califique la atención de su caso ")
@@ -597,7 +600,7 @@ def test_survey_voice_case_without_verified_phone(client, sms_case, sms):
     )
     sent_before = len(sms.sent)
 
-    execution_arn = resolve(Case.get(f"CASE#{case.case_id}", "CASE"))
+    execution_arn = resolve(case)
     description = run_until_done(client, execution_arn)
 
     assert description["status"] == "SUCCEEDED"
@@ -651,7 +654,7 @@ def test_survey_report_matches_runs(client, sms, graph, agent_tokens):
     run_until_done(client, execution)
     reopen(first)
     notify_support.set_agency("demo", survey_answer_seconds=1)
-    execution = resolve(Case.get(f"CASE#{first.case_id}", "CASE"))
+    execution = resolve(first)
     run_until_done(client, execution)
 
     from chalicelib.agencies import get_agency
