@@ -1,11 +1,14 @@
-"""Print the AWS requests each handler makes per scenario, as a Markdown table.
+"""Print the AWS requests each handler makes per scenario, and what survey runs cost.
 
 Run from the repository root: `python -m benchmarks.aws_calls`. Each scenario gets
 a fresh moto in process with every resource of infra/ and the demo agencies, as
 the `aws` test fixture builds them, drives the app through `chalice.test.Client`,
 and counts only the event under measurement (tests/support_calls.py). The counts
 are exact and do not depend on the machine. tests/functional/test_cost.py asserts
-the same scenarios.
+the same scenarios. A second table counts the state transitions, task queue messages
+and SNS publishes of one satisfaction survey execution per outcome, which is what Step
+Functions standard workflows, SQS and SNS bill; tests/functional/test_surveys.py
+asserts the same counts.
 """
 
 import os
@@ -622,6 +625,148 @@ def markdown_table(rows: list[tuple[Scenario, AwsCallLog]]) -> str:
     return "\n".join(lines)
 
 
+# Satisfaction survey runs: what one execution costs in Step Functions and SQS
+
+
+SURVEY_ANSWER_SECONDS = 20
+
+
+@dataclass(frozen=True)
+class SurveyRun:
+    description: str
+    # Drives one survey from resolution to its end; returns the execution ARN.
+    run: Callable[[Driver], str]
+
+
+def _survey_case(driver: Driver) -> Any:
+    """Open a case by SMS and return it, with the demo agency sending surveys at once."""
+    from chalicelib.store.models import Case
+    from tests import support_notify as notify_support
+
+    notify_support.set_agency(
+        "demo",
+        survey_delay_seconds=0,
+        survey_answer_seconds=SURVEY_ANSWER_SECONDS,
+        calendar={"quiet_hours": None},
+    )
+    driver.sms(CITIZEN_PHONE, "Hay una fuga de agua en mi calle", "sms-1")
+    return Case.get(f"CASE#{only_case()}", "CASE")
+
+
+def _resolve(case: Any) -> str:
+    """Resolve the case through the case lifecycle, whose hook starts the survey."""
+    from chalicelib.journey import lifecycle
+    from tests import support
+
+    update = lifecycle.CaseUpdate(status="resolved")
+    lifecycle.change_case(case, update, lifecycle.Actor("agent", "agent-demo-0001"))
+    run = support.get_item(f"CASE#{case.case_id}", "WORKFLOW#satisfaction_survey#1")
+    _expect(run is not None, "the resolved case got no survey")
+    return run["execution_arn"]
+
+
+def _answered(driver: Driver, rating: str) -> str:
+    from tests import support_workflows as workflows
+
+    case = _survey_case(driver)
+    execution_arn = _resolve(case)
+    workflows.run_workflow_tasks(driver.client, until=lambda: _waiting(case))
+    driver.sms(CITIZEN_PHONE, rating, "sms-answer-1")
+    workflows.run_workflow_tasks(driver.client, until=lambda: _ended(execution_arn))
+    return execution_arn
+
+
+def survey_answered(driver: Driver) -> str:
+    return _answered(driver, "4")
+
+
+def survey_low_rating(driver: Driver) -> str:
+    return _answered(driver, "2")
+
+
+def survey_unanswered(driver: Driver) -> str:
+    from tests import support_notify as notify_support
+    from tests import support_workflows as workflows
+
+    case = _survey_case(driver)
+    notify_support.set_agency("demo", survey_answer_seconds=1)
+    execution_arn = _resolve(case)
+    workflows.run_workflow_tasks(driver.client, until=lambda: _ended(execution_arn))
+    return execution_arn
+
+
+def _waiting(case: Any) -> bool:
+    from tests import support
+
+    waits = support.query_items(f"CITIZEN#{case.citizen_id}", "WAIT#")
+    return any(wait["status"] == "waiting" for wait in waits)
+
+
+def _ended(execution_arn: str) -> bool:
+    from tests import support_workflows as workflows
+
+    return workflows.execution_status(execution_arn) != "RUNNING"
+
+
+SURVEY_RUNS = (
+    SurveyRun("answered with 4", survey_answered),
+    SurveyRun("answered with 2 (opens a recovery case)", survey_low_rating),
+    SurveyRun("unanswered (the answer window times out)", survey_unanswered),
+)
+
+
+def survey_table(rows: list[tuple[SurveyRun, dict[str, Any]]]) -> str:
+    lines = [
+        "| survey run | status | state transitions | task queue messages | SNS publishes "
+        "| states entered in order |",
+        "| --- | --- | ---: | ---: | ---: | --- |",
+    ]
+    for run, measured in rows:
+        lines.append(
+            f"| {run.description} | {measured['status']} | {measured['transitions']} "
+            f"| {measured['messages']} | {measured['publishes']} | {measured['states']} |"
+        )
+    return "\n".join(lines)
+
+
+def measure_survey(run: SurveyRun) -> dict[str, Any]:
+    """Run one survey on a fresh stack and count what its execution did."""
+    from tests import support_workflows as workflows
+
+    with fresh_stack() as driver, _one_moto_request_at_a_time():
+        execution_arn = run.run(driver)
+        history = workflows.execution_history(execution_arn)
+        entered = [
+            event["stateEnteredEventDetails"]["name"]
+            for event in history
+            if event["type"].endswith("StateEntered")
+        ]
+        return {
+            "status": workflows.execution_status(execution_arn),
+            "transitions": workflows.state_transitions(execution_arn),
+            "messages": workflows.task_messages(execution_arn),
+            "publishes": sum(
+                1
+                for event in history
+                if event["type"] == "TaskScheduled"
+                and event["taskScheduledEventDetails"]["resourceType"] == "sns"
+            ),
+            "states": ", ".join(entered),
+        }
+
+
+@contextmanager
+def _one_moto_request_at_a_time() -> Iterator[None]:
+    """Serialize moto's requests, because its Step Functions run in threads (tests do the same)."""
+    import pytest
+
+    from tests.support import serialize_moto_requests
+
+    with pytest.MonkeyPatch.context() as patch:
+        serialize_moto_requests(patch)
+        yield
+
+
 def main() -> None:
     rows = []
     for scenario in SCENARIOS:
@@ -633,6 +778,8 @@ def main() -> None:
         )
         rows.append((scenario, log))
     print(markdown_table(rows))
+    print()
+    print(survey_table([(run, measure_survey(run)) for run in SURVEY_RUNS]))
 
 
 if __name__ == "__main__":

@@ -227,4 +227,10 @@ def _view(case: Case) -> CaseView:
         contact_count=int(case.contact_count or 0),
         version=int(case.version or 1),
         replies_available=case.channel in REPLY_CHANNELS,
+        satisfaction_rating=_optional_int(case.satisfaction_rating),
+        linked_case_id=case.linked_case_id,
     )
+
+
+def _optional_int(value) -> int | None:
+    return None if value is None else int(value)

@@ -110,6 +110,10 @@ class CaseView(_Response):
     version: int
     # True when POST /cases/{case_id}/replies can deliver on the case's channel.
     replies_available: bool
+    # The citizen's latest satisfaction rating of a resolution, 1 to 5, if any.
+    satisfaction_rating: int | None = None
+    # A recovery case's rated case, or a rated case's recovery case.
+    linked_case_id: str | None = None
 
 
 class ReplyResult(_Response):

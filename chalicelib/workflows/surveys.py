@@ -52,8 +52,6 @@ NOT_SENT = "not_sent"
 STOPPED = "stopped"
 # Statuses after which the question can no longer be stopped from going out.
 ASKED = frozenset({SENDING, SENT, ANSWERED, NO_ANSWER})
-# Statuses in which a survey ends for good.
-FINAL = frozenset({ANSWERED, NO_ANSWER, NOT_SENT, STOPPED})
 
 # Reasons a survey ended without a question or a rating.
 REOPENED = "reopened"
@@ -167,7 +165,10 @@ def ask(request: tasks.TaskRequest) -> dict:
     case, survey = _read(request.input)
     if survey.status in ASKED:
         # A redelivered task message after the question went out, or while it was
-        # going out: the question is never sent twice.
+        # going out: the claim below keeps the question from going out twice.
+        # NOTE: a task that failed between its claim and the send leaves a survey that
+        # waits for an answer to a question never sent; one question at most is the
+        # trade chosen over a second one.
         return {"sent": True, "channel": survey.channel}
     reason = _reason_not_to_ask(case, survey)
     if reason is not None:
@@ -428,7 +429,7 @@ def _claim(survey: Survey, expected: str, status: str) -> bool:
 
 
 def _end_unsent(case: Case, survey: Survey, status: str, reason: str) -> None:
-    """End a survey whose question did not go out, and say why on the timeline."""
+    """End a survey whose question did not go out, and record why on the timeline."""
     try:
         survey.update(
             actions=[

@@ -302,7 +302,7 @@ def test_survey_sms_question_asks_for_digit(client, sms_case, sms):
     assert len(question) <= 70
 
 
-def test_survey_low_rating_opens_recovery(client, sms_case, sms):
+def test_survey_low_rating_opens_recovery(client, sms_case, sms, agent_headers):
     case = sms_case
     alerts = staff_alerts_queue()
     execution_arn = resolve(case)
@@ -324,6 +324,11 @@ def test_survey_low_rating_opens_recovery(client, sms_case, sms):
     assert steps(case) == ["scheduled", "sent", "answered", "recovery_opened"]
     assert steps(recovery) == ["recovery_of"]
     assert figures_today()["recoveries_opened"] == 1
+    assert state_transitions(execution_arn) == 9
+    assert task_messages(execution_arn) == 4
+    view = client.http.get(f"/cases/{case.case_id}", headers=agent_headers).json_body
+    assert view["satisfaction_rating"] == 2
+    assert view["linked_case_id"] == recovery.case_id
 
     sqs = boto3.client("sqs", region_name="us-east-1")
     (delivered,) = sqs.receive_message(QueueUrl=alerts, WaitTimeSeconds=1)["Messages"]
@@ -357,6 +362,8 @@ def test_survey_unanswered_records_no_answer(client, sms_case, sms):
     assert description["status"] == "SUCCEEDED"
     assert survey_item(case)["status"] == "no_answer"
     assert steps(case) == ["scheduled", "sent", "no_answer"]
+    assert state_transitions(execution_arn) == 6
+    assert task_messages(execution_arn) == 3
     figures = figures_today()
     assert figures["no_answer"] == 1
     assert figures["surveys_sent"] == 1
