@@ -375,12 +375,15 @@ def _add_new_citizen(message: InboundMessage, plan: _Plan, now: datetime) -> Non
 
 
 def _choose_case(message: InboundMessage, plan: _Plan, quoted: Case | None, now: datetime) -> None:
-    """Join the quoted case, else the channel's or citizen's active case, else open one."""
+    """Join the answered or quoted case, else the channel's or citizen's active case, else
+    open one."""
     stamp = isoformat_z(now)
-    if quoted is not None:
-        _join_quoted(message, plan, quoted, stamp)
-    elif (answered := _answered_case(message, plan)) is not None:
+    # An answer comes first, because a reply to an email question quotes the case's
+    # reference in its subject, and quoting it would reopen the resolved case.
+    if (answered := _answered_case(message, plan)) is not None:
         _join_answered(message, plan, answered, stamp)
+    elif quoted is not None:
+        _join_quoted(message, plan, quoted, stamp)
     elif message.channel_case_id is not None and _still_open(plan, message.channel_case_id):
         plan.case_id = message.channel_case_id
         plan.reference = message.channel_case_reference

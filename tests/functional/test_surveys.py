@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities import parameters
 
 from chalicelib.clock import isoformat_z
 from chalicelib.journey import lifecycle
+from chalicelib.journey.references import format_reference
 from chalicelib.store.models import Case
 from chalicelib.workflows import surveys
 from chalicelib.workflows.survey_figures import local_day
@@ -271,6 +272,46 @@ def test_survey_other_list_row_is_no_answer(client, whatsapp_case, graph, sms):
 
     assert status(execution_arn) == "RUNNING"
     assert survey_item(case)["status"] == "sent"
+
+
+def email_reply(client, ses_message_id: str, subject: str, text: str) -> None:
+    """Deliver the sample email from its sender with another subject and body."""
+    event = hooks.email_event(ses_message_id, f"<{ses_message_id}@example.net>")
+    message = hooks.sns_message(event)
+    content = message["content"].replace("Subject: Sigue la fuga", f"Subject: {subject}")
+    body = "Hola, la fuga de la calle Juárez sigue igual después de la visita del martes."
+    quoted = f"{text}\r\n\r\nEl vie, 4 dic 2026 a las 10:00, Ayuntamiento escribió:\r\n> {body}"
+    message["content"] = content.replace(body, quoted)
+    event["Records"][0]["Sns"]["Message"] = json.dumps(message, ensure_ascii=False)
+    hooks.invoke(client, "inbound_email", event)
+
+
+def test_survey_email_answered_by_reply(client, survey_agency, demo_agency):
+    ses = boto3.client("ses", region_name="us-east-1")
+    ses.verify_email_identity(EmailAddress=demo_agency["email_address"])
+    hooks.invoke(client, "inbound_email", hooks.email_event("ses-in-1", "<in-1@example.net>"))
+    (case,) = cases()
+    execution_arn = resolve(case)
+    run_until_waiting(client, case)
+
+    question = [
+        item
+        for item in support.timeline(case.citizen_id)
+        if item["direction"] == "outbound" and item["channel"] == "email"
+    ][-1]
+    assert (
+        "Responda a este correo con un número del 1 (muy mal) al 5 (excelente)."
+        in (question["body"])
+    )
+    subject = f"Re: Su caso {format_reference(case.reference)}"
+    email_reply(client, "ses-answer-1", subject, "4")
+    description = run_until_done(client, execution_arn)
+
+    assert description["status"] == "SUCCEEDED"
+    assert survey_item(case)["rating"] == 4
+    assert survey_item(case)["answer_channel"] == "email"
+    assert support.case_item(case.case_id)["status"] == "resolved"
+    assert len(cases()) == 1
 
 
 def test_survey_answer_is_on_the_rated_case(client, sms_case, sms):
