@@ -25,7 +25,9 @@ from chalicelib.workflows import engine, survey_figures
 RECOVERY = "recovery"
 # Ratings of 1 and 2 open a recovery case.
 LOW_RATING_MAX = 2
-# The `type` of the staff alert, for SNS subscription filters and the people reading it.
+# The `type` of the staff alert, in its message and its `type` message attribute. The
+# state machine also sets the attributes `agency` and `role` ("supervisor"), the
+# names the complaint deadline alerts use, so one subscription filter serves both.
 ALERT_TYPE = "low_satisfaction_rating"
 # Attempts at a fresh case reference when a random one is already taken.
 MAX_REFERENCE_ATTEMPTS = 3

@@ -379,7 +379,8 @@ def test_survey_low_rating_opens_recovery(client, sms_case, sms, agent_headers):
     assert alert["case_id"] == case.case_id
     assert alert["recovery_case_id"] == recovery.case_id
     assert alert["rating"] == 2
-    assert envelope["MessageAttributes"]["agency_id"]["Value"] == "demo"
+    assert envelope["MessageAttributes"]["agency"]["Value"] == "demo"
+    assert envelope["MessageAttributes"]["role"]["Value"] == "supervisor"
     assert CITIZEN_PHONE not in delivered["Body"]
 
 
@@ -683,8 +684,9 @@ def test_survey_counts_transitions_and_messages(client, sms_case, sms):
 def test_survey_report_matches_runs(client, sms, graph, agent_tokens):
     """Three surveys (ratings 5 and 2, one unanswered) against the report route.
 
-    By hand: 3 questions sent; 2 answers with sum 7, so the average is 3.5; scores
-    one 5 and one 2; one unanswered; one recovery case.
+    By hand: 3 questions sent and 2 answers with a sum of 7, so the average is 3.5.
+    The scores are one 5 and one 2, and there are one unanswered survey and one
+    recovery case.
     """
     reply_sms(client, "Hay una fuga de agua en mi calle", "sms-in-1")
     whatsapp(client, "wamid.in-1", "Hay un bache")
@@ -720,3 +722,61 @@ def test_survey_report_matches_runs(client, sms, graph, agent_tokens):
     assert totals["scores"] == {"1": 0, "2": 1, "3": 0, "4": 0, "5": 1}
     assert totals["no_answer"] == 1
     assert totals["recoveries_opened"] == 1
+
+
+def test_survey_chat_answered_in_session(client, survey_agency):
+    session = support.open_chat(client, "demo", name="Ana López", language="es")
+    response = support.post_chat(client, session, "Quiero reportar un bache", "m-1")
+    assert response.status_code == 201, response.body
+    (case,) = cases()
+    execution_arn = resolve(case)
+    run_until_waiting(client, case)
+
+    shown = support.chat_messages(client, session).json_body["messages"]
+    assert shown[-1]["text"].startswith("¿Cómo atendimos su caso ")
+    support.post_chat(client, session, "5", "m-2")
+    description = run_until_done(client, execution_arn)
+
+    assert description["status"] == "SUCCEEDED"
+    assert survey_item(case)["channel"] == "chat"
+    assert survey_item(case)["answer_channel"] == "chat"
+    assert survey_item(case)["rating"] == 5
+    texts = [
+        message["text"] for message in support.chat_messages(client, session).json_body["messages"]
+    ]
+    assert texts[-1] == THANKS
+
+
+def messenger(client, message: dict) -> None:
+    payload = json.loads(hooks.raw_event("messenger_text"))
+    payload["entry"][0]["messaging"][0]["message"] = message
+    response = hooks.post_signed(
+        client, hooks.MESSENGER_PATH, hooks.signed_json(payload), "dev-messenger-app-secret-0e7a45"
+    )
+    assert response.status_code == 200
+
+
+def test_survey_messenger_quick_reply_is_answer(client, graph, sms):
+    messenger(client, {"mid": "m_in-1", "text": "Hay un bache en Hidalgo"})
+    (case,) = cases()
+    execution_arn = resolve(case)
+    run_until_waiting(client, case)
+
+    question = graph.to("/me/messages")[-1].body["message"]
+    assert question["text"].startswith("¿Cómo atendimos su caso ")
+    replies = question["quick_replies"]
+    assert [reply["payload"] for reply in replies] == [
+        "rating:5",
+        "rating:4",
+        "rating:3",
+        "rating:2",
+        "rating:1",
+    ]
+    messenger(
+        client, {"mid": "m_answer-1", "text": "4 Bien", "quick_reply": {"payload": "rating:4"}}
+    )
+    description = run_until_done(client, execution_arn)
+
+    assert description["status"] == "SUCCEEDED"
+    assert survey_item(case)["rating"] == 4
+    assert survey_item(case)["answer_channel"] == "messenger"
