@@ -93,6 +93,18 @@ def get_case(case_id):
     return agent_api.get_case(app.current_request, case_id)
 
 
+@app.route("/cases/{case_id}", methods=["PATCH"], authorizer=agent_authorizer)
+@handle_errors
+def patch_case(case_id):
+    return agent_api.patch_case(app.current_request, case_id)
+
+
+@app.route("/reports/deadlines", methods=["GET"], authorizer=agent_authorizer)
+@handle_errors
+def get_deadline_report():
+    return agent_api.get_deadline_report(app.current_request)
+
+
 @app.route("/cases/{case_id}/replies", methods=["POST"], authorizer=agent_authorizer)
 @handle_errors
 def post_case_reply(case_id):

@@ -1,14 +1,15 @@
-"""Print the AWS requests each handler makes per scenario, and what survey runs cost.
+"""Print the AWS requests each handler makes per scenario, and what workflow runs cost.
 
-Run from the repository root: `python -m benchmarks.aws_calls`. Each scenario gets
+Run from the repository root: `python -m benchmarks.aws_calls`, or with the argument
+`workflows` for the workflow runs' table alone. Each scenario gets
 a fresh moto in process with every resource of infra/ and the demo agencies, as
 the `aws` test fixture builds them, drives the app through `chalice.test.Client`,
 and counts only the event under measurement (tests/support_calls.py). The counts
 are exact and do not depend on the machine. tests/functional/test_cost.py asserts
-the same scenarios. A second table counts the state transitions, task queue messages
-and SNS publishes of one satisfaction survey execution per outcome, which is what Step
-Functions standard workflows, SQS and SNS bill; tests/functional/test_surveys.py
-asserts the same counts.
+the same scenarios. A second table counts the state transitions, task queue messages,
+staff alerts and SMS of one workflow execution per scenario (complaint deadlines and
+satisfaction surveys), which is what Step Functions standard workflows, SQS and SNS
+bill. tests/functional/test_surveys.py asserts the survey runs' counts.
 """
 
 import os
@@ -20,10 +21,11 @@ apply_test_environment()
 os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
 
 import json
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import boto3
@@ -147,6 +149,21 @@ class Driver:
 
     def reply(self, case_id: str, key: str, agency_id: str = "demo") -> dict[str, Any]:
         """Post an agent's reply to a case, as an agent of `agency_id`."""
+        body = {"text": REPLY, "idempotency_key": key}
+        response = self._post(f"/cases/{case_id}/replies", body, self._agent_headers(agency_id))
+        _expect(response.status_code in (200, 201), f"reply failed: {response.body!r}")
+        return json.loads(response.body)
+
+    def change_case(self, case_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Change a case with `PATCH /cases/{id}`, as an agent of the demo agency."""
+        headers = {"Content-Type": "application/json", **self._agent_headers("demo")}
+        response = self.client.http.request(
+            method="PATCH", path=f"/cases/{case_id}", headers=headers, body=json.dumps(body)
+        )
+        _expect(response.status_code == 200, f"case change failed: {response.body!r}")
+        return json.loads(response.body)
+
+    def _agent_headers(self, agency_id: str) -> dict[str, str]:
         from infra.local import dev_keys
 
         if self._agent_key is None:
@@ -161,11 +178,7 @@ class Driver:
             agency_id=agency_id,
             ttl_seconds=900,
         )
-        body = {"text": REPLY, "idempotency_key": key}
-        headers = {"Authorization": f"Bearer {token}"}
-        response = self._post(f"/cases/{case_id}/replies", body, headers)
-        _expect(response.status_code in (200, 201), f"reply failed: {response.body!r}")
-        return json.loads(response.body)
+        return {"Authorization": f"Bearer {token}"}
 
     @contextmanager
     def graph(self) -> Iterator[Any]:
@@ -625,149 +638,222 @@ def markdown_table(rows: list[tuple[Scenario, AwsCallLog]]) -> str:
     return "\n".join(lines)
 
 
-# Satisfaction survey runs: what one execution costs in Step Functions and SQS
+@dataclass(frozen=True)
+class WorkflowRun:
+    """The cost of one workflow execution: Step Functions and SQS use, and what it sent."""
+
+    status: str
+    state_transitions: int
+    task_messages: int
+    staff_alerts: int
+    citizen_notices: int
 
 
+# Seconds of the complaint deadline in the workflow scenarios, on the wall clock, because
+# moto's Wait states really sleep: reminder at 2 s, due at 4 s, agency head at 6 s.
+FAST_COMPLAINTS = {
+    "complaint": {
+        "response": {"seconds": 4},
+        "reminder_before": {"seconds": 2},
+        "head_after": {"seconds": 2},
+        "label": {"es": "Queja"},
+    }
+}
+
+
+def complaint_resolved_before_due(driver: Driver) -> WorkflowRun:
+    """File a complaint, let the agent reminder go out, then resolve the case before it is due."""
+    case_id, arn = _file_complaint(driver)
+    _run_tasks(driver, until=lambda: _workflow_steps(case_id) >= 1)
+    driver.change_case(case_id, {"version": 2, "status": "resolved"})
+    return _workflow_run(driver, arn)
+
+
+def complaint_escalated_twice(driver: Driver) -> WorkflowRun:
+    """File a complaint and leave it: agent reminder, supervisor, then agency head."""
+    _, arn = _file_complaint(driver)
+    _run_tasks(driver, until=lambda: _execution_status(arn) != "RUNNING")
+    return _workflow_run(driver, arn)
+
+
+def _file_complaint(driver: Driver) -> tuple[str, str]:
+    from tests import support, support_notify
+
+    support_notify.set_agency("demo", case_types=FAST_COMPLAINTS)
+    driver.sms(CITIZEN_PHONE, "Quiero poner una queja por la fuga", "sms-1")
+    case_id = only_case()
+    driver.sent_sms.clear()
+    changed = driver.change_case(case_id, {"version": 1, "case_type": "complaint"})
+    _expect(changed["deadline"]["status"] == "running", "the complaint got no running deadline")
+    (run,) = support.query_items(f"CASE#{case_id}", "WORKFLOW#complaint_deadline#")
+    return case_id, run["execution_arn"]
+
+
+def _workflow_steps(case_id: str) -> int:
+    from tests import support
+
+    case = support.case_item(case_id)
+    contacts = support.timeline(case["citizen_id"])
+    return sum(1 for contact in contacts if contact.get("workflow_step") == "agent_reminded")
+
+
+def _run_tasks(driver: Driver, until: Callable[[], bool]) -> None:
+    from tests.support_workflows import run_workflow_tasks
+
+    run_workflow_tasks(driver.client, until=until, timeout=30)
+
+
+def _execution_status(arn: str) -> str:
+    from tests.support_workflows import execution_status
+
+    return execution_status(arn)
+
+
+def _workflow_run(driver: Driver, arn: str) -> WorkflowRun:
+    from tests.support_workflows import (
+        execution_history,
+        state_transitions,
+        task_messages,
+        wait_for_execution,
+    )
+
+    status = wait_for_execution(arn)["status"]
+    history = execution_history(arn)
+    alerts = sum(
+        1
+        for event in history
+        if event["type"] == "TaskScheduled"
+        and event.get("taskScheduledEventDetails", {}).get("resourceType") == "sns"
+    )
+    return WorkflowRun(
+        status=status,
+        state_transitions=state_transitions(arn),
+        task_messages=task_messages(arn),
+        staff_alerts=alerts,
+        citizen_notices=len(driver.sent_sms),
+    )
+
+
+# Satisfaction survey runs, from the resolution of an SMS case to the execution's end.
 SURVEY_ANSWER_SECONDS = 20
 
 
-@dataclass(frozen=True)
-class SurveyRun:
-    description: str
-    # Drives one survey from resolution to its end; returns the execution ARN.
-    run: Callable[[Driver], str]
+def survey_answered(driver: Driver) -> WorkflowRun:
+    """Resolve an SMS case and rate it 4 by SMS."""
+    return _survey_answered(driver, "4")
 
 
-def _survey_case(driver: Driver) -> Any:
-    """Open a case by SMS and return it, with the demo agency sending surveys at once."""
-    from chalicelib.store.models import Case
-    from tests import support_notify as notify_support
+def survey_low_rating(driver: Driver) -> WorkflowRun:
+    """Resolve an SMS case and rate it 2, which opens a recovery case and alerts staff."""
+    return _survey_answered(driver, "2")
 
-    notify_support.set_agency(
+
+def survey_unanswered(driver: Driver) -> WorkflowRun:
+    """Resolve an SMS case and let the answer window close."""
+
+    case_id = _survey_case(driver, answer_seconds=1)
+    sent_before = len(driver.sent_sms)
+    arn = _resolve(driver, case_id)
+    _run_tasks(driver, until=lambda: _execution_status(arn) != "RUNNING")
+    return _survey_run(driver, arn, sent_before)
+
+
+def _survey_answered(driver: Driver, rating: str) -> WorkflowRun:
+    case_id = _survey_case(driver, answer_seconds=SURVEY_ANSWER_SECONDS)
+    sent_before = len(driver.sent_sms)
+    arn = _resolve(driver, case_id)
+    _run_tasks(driver, until=lambda: _survey_waiting(case_id))
+    driver.sms(CITIZEN_PHONE, rating, "sms-answer-1")
+    _run_tasks(driver, until=lambda: _execution_status(arn) != "RUNNING")
+    return _survey_run(driver, arn, sent_before)
+
+
+def _survey_run(driver: Driver, arn: str, sent_before: int) -> WorkflowRun:
+    """Count the run, with the SMS sent since the resolution only.
+
+    The stub numbers SMS message ids by the length of `driver.sent_sms`, so the list is
+    not cleared: a repeated id would fail the outbound pointer's condition.
+    """
+    run = _workflow_run(driver, arn)
+    return replace(run, citizen_notices=len(driver.sent_sms) - sent_before)
+
+
+def _survey_case(driver: Driver, answer_seconds: int) -> str:
+    """Open a case by SMS, with the demo agency asking at once and outside no quiet hours."""
+    from tests import support_notify
+
+    support_notify.set_agency(
         "demo",
         survey_delay_seconds=0,
-        survey_answer_seconds=SURVEY_ANSWER_SECONDS,
+        survey_answer_seconds=answer_seconds,
         calendar={"quiet_hours": None},
     )
     driver.sms(CITIZEN_PHONE, "Hay una fuga de agua en mi calle", "sms-1")
-    return Case.get(f"CASE#{only_case()}", "CASE")
+    return only_case()
 
 
-def _resolve(case: Any) -> str:
-    """Resolve the case through the case lifecycle, whose hook starts the survey."""
-    from chalicelib.journey import lifecycle
+def _resolve(driver: Driver, case_id: str) -> str:
+    """Resolve the case through PATCH /cases/{id}; return the survey the hook started."""
     from tests import support
 
-    update = lifecycle.CaseUpdate(status="resolved")
-    lifecycle.change_case(case, update, lifecycle.Actor("agent", "agent-demo-0001"))
-    run = support.get_item(f"CASE#{case.case_id}", "WORKFLOW#satisfaction_survey#1")
+    driver.change_case(case_id, {"version": 1, "status": "resolved"})
+    run = support.get_item(f"CASE#{case_id}", "WORKFLOW#satisfaction_survey#1")
     _expect(run is not None, "the resolved case got no survey")
     return run["execution_arn"]
 
 
-def _answered(driver: Driver, rating: str) -> str:
-    from tests import support_workflows as workflows
-
-    case = _survey_case(driver)
-    execution_arn = _resolve(case)
-    workflows.run_workflow_tasks(driver.client, until=lambda: _waiting(case))
-    driver.sms(CITIZEN_PHONE, rating, "sms-answer-1")
-    workflows.run_workflow_tasks(driver.client, until=lambda: _ended(execution_arn))
-    return execution_arn
-
-
-def survey_answered(driver: Driver) -> str:
-    return _answered(driver, "4")
-
-
-def survey_low_rating(driver: Driver) -> str:
-    return _answered(driver, "2")
-
-
-def survey_unanswered(driver: Driver) -> str:
-    from tests import support_notify as notify_support
-    from tests import support_workflows as workflows
-
-    case = _survey_case(driver)
-    notify_support.set_agency("demo", survey_answer_seconds=1)
-    execution_arn = _resolve(case)
-    workflows.run_workflow_tasks(driver.client, until=lambda: _ended(execution_arn))
-    return execution_arn
-
-
-def _waiting(case: Any) -> bool:
+def _survey_waiting(case_id: str) -> bool:
     from tests import support
 
-    waits = support.query_items(f"CITIZEN#{case.citizen_id}", "WAIT#")
+    citizen_id = support.case_item(case_id)["citizen_id"]
+    waits = support.query_items(f"CITIZEN#{citizen_id}", "WAIT#")
     return any(wait["status"] == "waiting" for wait in waits)
 
 
-def _ended(execution_arn: str) -> bool:
-    from tests import support_workflows as workflows
-
-    return workflows.execution_status(execution_arn) != "RUNNING"
-
-
-SURVEY_RUNS = (
-    SurveyRun("answered with 4", survey_answered),
-    SurveyRun("answered with 2 (opens a recovery case)", survey_low_rating),
-    SurveyRun("unanswered (the answer window times out)", survey_unanswered),
+WORKFLOW_SCENARIOS = (
+    (
+        "complaint resolved after the agent reminder, before its due time",
+        complaint_resolved_before_due,
+    ),
+    ("complaint escalated twice: reminder, supervisor, agency head", complaint_escalated_twice),
+    ("satisfaction survey answered with 4 by SMS", survey_answered),
+    ("satisfaction survey answered with 2: recovery case opened", survey_low_rating),
+    ("satisfaction survey unanswered: the answer window closes", survey_unanswered),
 )
 
 
-def survey_table(rows: list[tuple[SurveyRun, dict[str, Any]]]) -> str:
+def workflow_table(rows: list[tuple[str, WorkflowRun]]) -> str:
     lines = [
-        "| survey run | status | state transitions | task queue messages | SNS publishes "
-        "| states entered in order |",
-        "| --- | --- | ---: | ---: | ---: | --- |",
+        "| workflow run | ends | state transitions | task queue messages "
+        "| staff alerts (SNS) | SMS to the citizen |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
-    for run, measured in rows:
+    for description, run in rows:
         lines.append(
-            f"| {run.description} | {measured['status']} | {measured['transitions']} "
-            f"| {measured['messages']} | {measured['publishes']} | {measured['states']} |"
+            f"| {description} | {run.status} | {run.state_transitions} | {run.task_messages} "
+            f"| {run.staff_alerts} | {run.citizen_notices} |"
         )
     return "\n".join(lines)
 
 
-def measure_survey(run: SurveyRun) -> dict[str, Any]:
-    """Run one survey on a fresh stack and count what its execution did."""
-    from tests import support_workflows as workflows
-
-    with fresh_stack() as driver, _one_moto_request_at_a_time():
-        execution_arn = run.run(driver)
-        history = workflows.execution_history(execution_arn)
-        entered = [
-            event["stateEnteredEventDetails"]["name"]
-            for event in history
-            if event["type"].endswith("StateEntered")
-        ]
-        return {
-            "status": workflows.execution_status(execution_arn),
-            "transitions": workflows.state_transitions(execution_arn),
-            "messages": workflows.task_messages(execution_arn),
-            "publishes": sum(
-                1
-                for event in history
-                if event["type"] == "TaskScheduled"
-                and event["taskScheduledEventDetails"]["resourceType"] == "sns"
-            ),
-            "states": ", ".join(entered),
-        }
-
-
-@contextmanager
-def _one_moto_request_at_a_time() -> Iterator[None]:
-    """Serialize moto's requests, because its Step Functions run in threads (tests do the same)."""
+def measure_workflows() -> list[tuple[str, WorkflowRun]]:
     import pytest
 
     from tests.support import serialize_moto_requests
 
-    with pytest.MonkeyPatch.context() as patch:
-        serialize_moto_requests(patch)
-        yield
+    rows = []
+    for description, run in WORKFLOW_SCENARIOS:
+        # moto runs each execution in a thread of its own, and is not thread-safe.
+        with pytest.MonkeyPatch.context() as monkeypatch, fresh_stack() as driver:
+            serialize_moto_requests(monkeypatch)
+            rows.append((description, run(driver)))
+    return rows
 
 
 def main() -> None:
+    if sys.argv[1:] == ["workflows"]:
+        print(workflow_table(measure_workflows()))
+        return
     rows = []
     for scenario in SCENARIOS:
         with fresh_stack() as driver:
@@ -779,7 +865,7 @@ def main() -> None:
         rows.append((scenario, log))
     print(markdown_table(rows))
     print()
-    print(survey_table([(run, measure_survey(run)) for run in SURVEY_RUNS]))
+    print(workflow_table(measure_workflows()))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ READ_CITIZEN = "citizen.read"
 READ_TIMELINE = "citizen.timeline"
 READ_CASE = "case.read"
 REPLY_TO_CASE = "case.reply"
+UPDATE_CASE = "case.update"
+READ_DEADLINE_REPORT = "report.deadlines"
 READ_SATISFACTION_REPORT = "report.satisfaction"
 
 # Roles allowed each action, in the order the audit record names the granting one.
@@ -28,6 +30,8 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     READ_TIMELINE: ("agent", "supervisor"),
     READ_CASE: ("agent", "supervisor"),
     REPLY_TO_CASE: ("agent", "supervisor"),
+    UPDATE_CASE: ("agent", "supervisor"),
+    READ_DEADLINE_REPORT: ("supervisor",),
     READ_SATISFACTION_REPORT: ("supervisor",),
 }
 

@@ -15,9 +15,10 @@ from pynamodb.exceptions import PutError
 
 from chalicelib.agencies import get_agency
 from chalicelib.agents.access import Agent, HiddenError
-from chalicelib.agents.schemas import CaseView, ReplyResult
-from chalicelib.clock import isoformat_z, utc_now
-from chalicelib.errors import ConflictError, NotFoundError
+from chalicelib.agents.schemas import CaseView, DeadlineView, ReplyResult
+from chalicelib.clock import isoformat_z, parse_utc, utc_now
+from chalicelib.errors import ConflictError, ForbiddenError, NotFoundError
+from chalicelib.journey import lifecycle
 from chalicelib.journey.models import CHAT, EMAIL, MESSENGER, SMS, WHATSAPP
 from chalicelib.journey.references import format_reference
 from chalicelib.notify import sender
@@ -32,9 +33,11 @@ from chalicelib.store.models import (
     citizen_key,
     event_key,
 )
+from chalicelib.workflows import complaints, deadlines
 
 # Dedupe channel of agents' replies, whose external id is `<case id>#<idempotency key>`.
 REPLY_EVENTS = "agent_reply"
+SUPERVISOR = "supervisor"
 # Channels a reply to a case can go out on.
 REPLY_CHANNELS = frozenset({CHAT, SMS, WHATSAPP, MESSENGER, EMAIL})
 # The WhatsApp template purpose that carries a reply outside the 24-hour window.
@@ -66,6 +69,36 @@ class _Reply:
 def get_case(agent: Agent, case_id: str) -> CaseView:
     """Return a case of the agent's agency; raises NotFoundError for any other case."""
     return _view(_visible_case(agent, case_id))
+
+
+def update_case(
+    agent: Agent, case_id: str, update: lifecycle.CaseUpdate, expected_version: int
+) -> CaseView:
+    """Change a case of the agent's agency as journey/lifecycle.py describes.
+
+    Raises NotFoundError for a case the agent may not see, ConflictError when the case's
+    version is not `expected_version`, and ForbiddenError when an agent who is not a
+    supervisor assigns the case to someone else or unassigns another agent.
+    """
+    case = _visible_case(agent, case_id)
+    _check_assignment(agent, case, update)
+    actor = lifecycle.Actor("agent", agent.principal.subject)
+    result = lifecycle.change_case(case, update, actor, expected_version)
+    return _view(result.case)
+
+
+def _check_assignment(agent: Agent, case: Case, update: lifecycle.CaseUpdate) -> None:
+    if update.assigned_agent_id is lifecycle.UNSET or SUPERVISOR in agent.principal.roles:
+        return
+    subject = agent.principal.subject
+    taking = update.assigned_agent_id == subject
+    releasing = update.assigned_agent_id is None and case.assigned_agent_id == subject
+    if not (taking or releasing or update.assigned_agent_id == case.assigned_agent_id):
+        raise ForbiddenError(
+            "assigned_agent_id: an agent may assign a case only to themselves or unassign "
+            "their own; ask a supervisor",
+            field="assigned_agent_id",
+        )
 
 
 def reply(agent: Agent, case_id: str, text: str, idempotency_key: str) -> ReplyResult:
@@ -227,8 +260,36 @@ def _view(case: Case) -> CaseView:
         contact_count=int(case.contact_count or 0),
         version=int(case.version or 1),
         replies_available=case.channel in REPLY_CHANNELS,
+        case_type=case.case_type,
+        assigned_agent_id=case.assigned_agent_id,
+        deadline=_deadline_view(case),
         satisfaction_rating=_optional_int(case.satisfaction_rating),
         linked_case_id=case.linked_case_id,
+    )
+
+
+def _deadline_view(case: Case) -> DeadlineView | None:
+    deadline = complaints.from_stored(case)
+    if deadline is None:
+        return None
+    return DeadlineView(
+        occurrence=deadline.occurrence,
+        case_type=deadline.case_type,
+        policy=deadline.policy,
+        clock=deadline.clock,
+        status=deadline.status,
+        paused=deadline.status == deadlines.PAUSED,
+        started_at=deadline.started_at,
+        remind_at=deadline.remind_at,
+        due_at=deadline.due_at,
+        head_at=deadline.head_at,
+        overdue=deadline.live and parse_utc(deadline.due_at) <= utc_now(),
+        escalation_level=deadline.escalation_level,
+        reminded_at=deadline.reminded_at,
+        escalated_at=deadline.escalated_at,
+        paused_at=deadline.paused_at,
+        stopped_at=deadline.stopped_at,
+        error=deadline.error,
     )
 
 

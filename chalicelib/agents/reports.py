@@ -1,79 +1,67 @@
-"""Agency reports for supervisors: satisfaction survey figures per local day.
+"""Reports for supervisors: the agency's cases past or near their response deadline.
 
-A report reads one Query of the agency's day items (`survey_figures`), so its cost
-grows with the days asked for, which `MAX_REPORT_DAYS` caps.
+Every case whose deadline runs or failed has one `DeadlineEntry` under
+`AGENCY#<id>#DEADLINES`, sorted by due time (workflows/complaints.py writes it with
+the case), so a page of the report is one Query that stops at the horizon.
 """
 
-from datetime import date
+import re
+from datetime import timedelta
 
 from chalicelib.agents.access import Agent
-from chalicelib.agents.schemas import SatisfactionDayView, SatisfactionReport, SatisfactionTotals
-from chalicelib.errors import ForbiddenError, ValidationError
-from chalicelib.workflows import survey_figures
-from chalicelib.workflows.survey_answers import RATINGS
+from chalicelib.agents.schemas import DeadlineReport, DeadlineReportEntry
+from chalicelib.clock import isoformat_z, parse_utc, utc_now
+from chalicelib.errors import ValidationError
+from chalicelib.journey.references import format_reference
+from chalicelib.store.models import DeadlineEntry, deadlines_key
 
-# One year, leap day included.
-MAX_REPORT_DAYS = 366
+DEFAULT_WITHIN_HOURS = 24
+MAX_WITHIN_HOURS = 24 * 90
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+
+# A cursor is the sort key of the last entry of the previous page.
+_CURSOR = re.compile(r"^DUE#\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#[0-9a-f]{32}$")
 
 
-def satisfaction(agent: Agent, agency_id: str, first: date, last: date) -> SatisfactionReport:
-    """Return an agency's survey figures from `first` to `last`, both local dates, inclusive.
+def deadline_report(agent: Agent, within_hours: int, limit: int, cursor: str | None):
+    """Return one page of the agency's running deadlines due within `within_hours`, soonest first.
 
-    Raises ForbiddenError for another agency's report, and ValidationError for a range
-    that ends before it starts or spans more than MAX_REPORT_DAYS days.
+    Raises ValidationError for a cursor that is not a `next_cursor` of this report.
     """
-    if agency_id != agent.agency_id:
-        raise ForbiddenError(
-            f"reports of agency {agency_id!r} are not available to this token's agency",
-            field="agency_id",
-        )
-    if last < first:
-        raise ValidationError("query.to: must not be before query.from", field="query.to")
-    if (last - first).days + 1 > MAX_REPORT_DAYS:
-        raise ValidationError(
-            f"query: the range spans more than {MAX_REPORT_DAYS} days; ask for a shorter one",
-            field="query",
-        )
+    now = utc_now()
+    horizon = f"DUE#{isoformat_z(now + timedelta(hours=within_hours))}"
+    partition = deadlines_key(agent.agency_id)
+    start_key = None
+    if cursor is not None:
+        if not _CURSOR.fullmatch(cursor):
+            raise ValidationError(
+                "cursor: invalid; pass the next_cursor of the previous page unchanged",
+                field="cursor",
+            )
+        start_key = {"pk": {"S": partition}, "sk": {"S": cursor}}
 
-    days = [_day_view(item) for item in survey_figures.read_days(agency_id, first, last)]
-    return SatisfactionReport(
-        agency_id=agency_id,
-        timezone=agent.agency.timezone,
-        from_date=first.isoformat(),
-        to_date=last.isoformat(),
-        totals=_totals(days),
-        days=days,
+    results = DeadlineEntry.query(
+        partition, DeadlineEntry.sk < horizon, limit=limit, last_evaluated_key=start_key
     )
-
-
-def _day_view(item) -> SatisfactionDayView:
-    answers = int(item.answers or 0)
-    score_sum = int(item.score_sum or 0)
-    return SatisfactionDayView(
-        day=item.day,
-        surveys_sent=int(item.surveys_sent or 0),
-        answers=answers,
-        no_answer=int(item.no_answer or 0),
-        score_sum=score_sum,
-        average=_average(score_sum, answers),
-        scores=survey_figures.score_counts(item),
-        recoveries_opened=int(item.recoveries_opened or 0),
+    entries = list(results)
+    next_cursor = entries[-1].sk if len(entries) == limit and results.last_evaluated_key else None
+    return DeadlineReport(
+        agency_id=agent.agency_id,
+        as_of=isoformat_z(now),
+        within_hours=within_hours,
+        cases=[
+            DeadlineReportEntry(
+                case_id=entry.case_id,
+                reference=format_reference(entry.reference),
+                case_type=entry.case_type,
+                due_at=entry.due_at,
+                overdue=parse_utc(entry.due_at) <= now,
+                escalation_level=int(entry.escalation_level or 0),
+                assigned_agent_id=entry.assigned_agent_id,
+                deadline_status=entry.status or "running",
+            )
+            for entry in entries
+        ],
+        next_cursor=next_cursor,
     )
-
-
-def _totals(days: list[SatisfactionDayView]) -> SatisfactionTotals:
-    answers = sum(day.answers for day in days)
-    score_sum = sum(day.score_sum for day in days)
-    return SatisfactionTotals(
-        surveys_sent=sum(day.surveys_sent for day in days),
-        answers=answers,
-        no_answer=sum(day.no_answer for day in days),
-        score_sum=score_sum,
-        average=_average(score_sum, answers),
-        scores={str(rating): sum(day.scores[str(rating)] for day in days) for rating in RATINGS},
-        recoveries_opened=sum(day.recoveries_opened for day in days),
-    )
-
-
-def _average(score_sum: int, answers: int) -> float | None:
-    return round(score_sum / answers, 2) if answers else None

@@ -95,6 +95,33 @@ class TimelinePage(_Response):
     next_cursor: str | None = None
 
 
+class DeadlineView(_Response):
+    """A case's response deadline: times are UTC, and `due_at` moves while it is paused."""
+
+    occurrence: int
+    case_type: str
+    # The configured period, such as "5 business_days", and its clock: "business" or "wall".
+    policy: str
+    clock: str
+    # "running", "paused", "stopped" or "failed".
+    status: str
+    paused: bool
+    started_at: str
+    remind_at: str
+    due_at: str
+    head_at: str
+    # True once `due_at` has passed, until the case is resolved, closed or retyped.
+    overdue: bool
+    # 0 on time, 1 escalated to the supervisor, 2 escalated to the agency head.
+    escalation_level: int
+    reminded_at: str | None = None
+    escalated_at: str | None = None
+    paused_at: str | None = None
+    stopped_at: str | None = None
+    # The error name of a failed deadline workflow, such as "ventanilla.TaskFailed".
+    error: str | None = None
+
+
 class CaseView(_Response):
     case_id: str
     reference: str
@@ -110,10 +137,37 @@ class CaseView(_Response):
     version: int
     # True when POST /cases/{case_id}/replies can deliver on the case's channel.
     replies_available: bool
+    case_type: str | None = None
+    assigned_agent_id: str | None = None
+    # The latest deadline of the case, or None when its type never had one.
+    deadline: DeadlineView | None = None
     # The citizen's latest satisfaction rating of a resolution, 1 to 5, if any.
     satisfaction_rating: int | None = None
     # A recovery case's rated case, or a rated case's recovery case.
     linked_case_id: str | None = None
+
+
+class DeadlineReportEntry(_Response):
+    case_id: str
+    reference: str
+    case_type: str
+    due_at: str
+    overdue: bool
+    escalation_level: int
+    assigned_agent_id: str | None = None
+    # "running", or "failed" when its workflow stopped reminding and escalating.
+    deadline_status: str
+
+
+class DeadlineReport(_Response):
+    agency_id: str
+    as_of: str
+    # Cases whose running or failed deadline is due before `as_of` plus this many hours,
+    # overdue ones included, soonest due first. Paused deadlines are not listed.
+    within_hours: int
+    cases: list[DeadlineReportEntry]
+    # Cursor of the next page, or None on the last page.
+    next_cursor: str | None = None
 
 
 class ReplyResult(_Response):

@@ -28,13 +28,14 @@ from typing import Any
 from chalice import AuthResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.agents import access, audit, cases, citizens, reports, timeline
+from chalicelib.agents import access, audit, cases, citizens, reports, satisfaction_report, timeline
 from chalicelib.agents.access import Agent
 from chalicelib.agents.audit import AuditRecord
 from chalicelib.auth.principal import KeyUnavailableError, Principal
 from chalicelib.channels.http import body_as, json_response
 from chalicelib.channels.validation import validate
 from chalicelib.errors import UnauthorizedError, ValidationError
+from chalicelib.journey import lifecycle
 from chalicelib.observability import logger, start_event
 from chalicelib.settings import get_settings
 
@@ -55,10 +56,24 @@ _BEARER = re.compile(r"^bearer\s+", re.IGNORECASE)
 _METHOD_PATTERN = re.compile(r"[A-Z]{1,16}")
 # The fixed path segments of the agent routes, which an audit record may repeat.
 _ROUTE_SEGMENTS = frozenset(
-    {"citizens", "search", "timeline", "cases", "replies", "reports", "agencies", "satisfaction"}
+    {
+        "citizens",
+        "search",
+        "timeline",
+        "cases",
+        "replies",
+        "reports",
+        "deadlines",
+        "agencies",
+        "satisfaction",
+    }
 )
 # Agency ids are short slugs chosen by the deployment, such as `demo` or `water`.
 _AGENCY_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+# `If-Match: "3"`, `W/"3"` or `3`: the case version a change was read at.
+_IF_MATCH = re.compile(r'^(?:W/)?"?([1-9][0-9]{0,9})"?$')
+# An agent id is the token's `sub`: a Cognito user's is a UUID.
+_AGENT_ID = r"^[A-Za-z0-9._@:-]{1,128}$"
 
 
 class _Request(BaseModel):
@@ -116,6 +131,23 @@ class ReplyRequest(_Request):
     idempotency_key: str | None = None
 
 
+class CaseChangeRequest(_Request):
+    """The version read and at least one field to change; `assigned_agent_id: null` unassigns."""
+
+    version: int | None = Field(default=None, ge=1)
+    status: str | None = Field(default=None, pattern=r"^[a-z_]{1,32}$")
+    case_type: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    assigned_agent_id: str | None = Field(default=None, pattern=_AGENT_ID)
+
+
+class DeadlineReportQuery(_Request):
+    within_hours: int = Field(
+        default=reports.DEFAULT_WITHIN_HOURS, ge=0, le=reports.MAX_WITHIN_HOURS
+    )
+    limit: int = Field(default=reports.DEFAULT_PAGE_SIZE, ge=1, le=reports.MAX_PAGE_SIZE)
+    cursor: str | None = Field(default=None, min_length=1, max_length=128)
+
+
 # Field names that the audit reason of a validation failure may contain: the path
 # parameters, the models' fields and the timeline cursor. Any other field name is
 # an unknown key of the caller's, which can be personal data.
@@ -128,7 +160,10 @@ AUDITED_FIELDS = frozenset(
         "cursor",
         *SearchRequest.model_fields,
         *ReplyRequest.model_fields,
+        *CaseChangeRequest.model_fields,
+        "If-Match",
         *(f"query.{name}" for name in TimelineQuery.model_fields),
+        *(f"query.{name}" for name in DeadlineReportQuery.model_fields),
         "agency_id",
         "query.from",
         "query.to",
@@ -226,7 +261,7 @@ def get_case(request: Any, case_id: str) -> Response:
     with _acting(request, access.READ_CASE, _resource("cases/{case_id}", case_id=case_id)) as agent:
         _check_id(case_id, "case_id")
         result = cases.get_case(agent, case_id)
-    return _respond(result)
+    return _case_response(result)
 
 
 def post_reply(request: Any, case_id: str) -> Response:
@@ -239,12 +274,78 @@ def post_reply(request: Any, case_id: str) -> Response:
     return _respond(result, 200 if result.duplicate else 201)
 
 
+def patch_case(request: Any, case_id: str) -> Response:
+    """Change a case's status, type or assignee, conditional on the version the client read.
+
+    The version goes in the body's `version` or in an `If-Match` header (`"3"`); when
+    both are given they must agree. The response carries the new version in its ETag.
+    """
+    with _acting(
+        request, access.UPDATE_CASE, _resource("cases/{case_id}", case_id=case_id)
+    ) as agent:
+        _check_id(case_id, "case_id")
+        body = body_as(CaseChangeRequest, request.raw_body)
+        version = _expected_version(body.version, request.headers.get("if-match"))
+        fields = body.model_fields_set - {"version"}
+        if not fields:
+            raise ValidationError(
+                "body: give at least one of status, case_type or assigned_agent_id", field="body"
+            )
+        update = lifecycle.CaseUpdate(
+            status=body.status,
+            case_type=body.case_type,
+            assigned_agent_id=(
+                body.assigned_agent_id if "assigned_agent_id" in fields else lifecycle.UNSET
+            ),
+        )
+        result = cases.update_case(agent, case_id, update, version)
+    return _case_response(result)
+
+
+def get_deadline_report(request: Any) -> Response:
+    with _acting(request, access.READ_DEADLINE_REPORT, "reports/deadlines") as agent:
+        query = validate(DeadlineReportQuery, dict(request.query_params or {}), prefix="query")
+        result = reports.deadline_report(agent, query.within_hours, query.limit, query.cursor)
+    return _respond(result)
+
+
+def _expected_version(body_version: int | None, if_match: str | None) -> int:
+    header_version = None
+    if if_match is not None:
+        match = _IF_MATCH.fullmatch(if_match.strip())
+        if match is None:
+            raise ValidationError(
+                'If-Match: expected the case version as an entity tag, such as "3"',
+                field="If-Match",
+            )
+        header_version = int(match[1])
+    if body_version is not None and header_version is not None and body_version != header_version:
+        raise ValidationError(
+            "version: the body and the If-Match header name different versions; send one",
+            field="version",
+        )
+    version = body_version or header_version
+    if version is None:
+        raise ValidationError(
+            "version is required, in the body or an If-Match header: "
+            "the case version you read, from GET /cases/{case_id}",
+            field="version",
+        )
+    return version
+
+
+def _case_response(view: BaseModel) -> Response:
+    response = _respond(view)
+    response.headers["ETag"] = f'"{view.version}"'
+    return response
+
+
 def get_satisfaction_report(request: Any, agency_id: str) -> Response:
     resource = f"reports/agencies/{_agency_segment(agency_id)}/satisfaction"
     with _acting(request, access.READ_SATISFACTION_REPORT, resource) as agent:
         query = validate(SatisfactionQuery, dict(request.query_params or {}), prefix="query")
         first, last = query.dates()
-        result = reports.satisfaction(agent, agency_id, first, last)
+        result = satisfaction_report.satisfaction_report(agent, agency_id, first, last)
     return _respond(result)
 
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from chalicelib.clock import isoformat_z, parse_utc, utc_now
 from chalicelib.errors import ConflictError, DuplicateEventError
-from chalicelib.journey import consent_changes, prompts
+from chalicelib.journey import consent_changes, lifecycle, prompts
 from chalicelib.journey.models import (
     CHAT,
     OPEN,
@@ -77,6 +77,8 @@ class _Plan:
     case_id: str | None = None
     reference: str | None = None
     case_opened: bool = False
+    # The status of a quoted case that this message reopens.
+    reopened_from: str | None = None
     # True after a write failed because the case the link or chat session
     # remembers is no longer open, so this attempt reads that case's status.
     recheck_open_case: bool = False
@@ -166,6 +168,10 @@ def _record_once(
             case_reference=plan.reference,
             inbound_at=message.occurred_at,
         )
+    if plan.case_opened and lifecycle.starts_with_complaint_keyword(message.body):
+        lifecycle.file_complaint_from_message(message.agency, plan.case_id)
+    if plan.reopened_from is not None:
+        lifecycle.case_reopened(message.agency, plan.case_id, plan.reopened_from)
     return InboundResult(
         contact_id=contact.contact_id,
         citizen_id=plan.citizen_id,
@@ -506,6 +512,7 @@ def _join_quoted(message: InboundMessage, plan: _Plan, case: Case, stamp: str) -
             [CitizenCase.status.set(OPEN)],
             tag="citizen case",
         )
+        plan.reopened_from = case.status
         logger.info("case reopened by reference", extra={"case_id": case.case_id})
     plan.transaction.update(
         Case(case_key(case.case_id), "CASE"),

@@ -25,13 +25,17 @@ Other modules react to status changes by registering a function with
 resolved. Each function gets a StatusChange after the change is committed.
 """
 
+import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from botocore.exceptions import ClientError
+
 from chalicelib.agencies import AgencyConfig, get_agency
 from chalicelib.clock import isoformat_z, utc_now
-from chalicelib.errors import ConflictError, ValidationError
+from chalicelib.errors import ConflictError, ValidationError, VentanillaError
 from chalicelib.journey.models import CLOSED, OPEN, OPEN_STATUSES, RESOLVED, WAITING_CITIZEN
 from chalicelib.journey.records import new_contact, new_id
 from chalicelib.observability import logger
@@ -57,6 +61,12 @@ SURVIVE_CLOSING = set(engine.KINDS) - {engine.SATISFACTION_SURVEY}
 MAX_ATTEMPTS = 3
 CASE_TAG = "case"
 UNSET = object()
+# First words that file the case a message opens as a complaint, compared in lower case
+# without accents: "Queja: ...", "RECLAMO ...", "Reclamação ...".
+COMPLAINT_KEYWORDS = frozenset(
+    {"queja", "reclamo", "reclamacion", "complaint", "queixa", "reclamacao"}
+)
+_FIRST_WORD = re.compile(r"^\W*(\w+)")
 
 
 @dataclass(frozen=True)
@@ -166,8 +176,62 @@ def change_case(
             logger.info("case change retried", extra={"case_id": case.case_id, "attempt": attempt})
             case = Case.get(case_key(case.case_id), "CASE", consistent_read=True)
     changed_case = Case.get(case_key(case.case_id), "CASE", consistent_read=True)
-    _after_commit(agency, changed_case, plan, actor, now)
+    changed_case = _after_commit(agency, changed_case, plan, actor, now)
     return ChangeResult(case=changed_case, changed=tuple(plan.changed))
+
+
+def starts_with_complaint_keyword(text: str) -> bool:
+    """Return whether a message's first word is one of COMPLAINT_KEYWORDS."""
+    match = _FIRST_WORD.match(text or "")
+    if match is None:
+        return False
+    folded = unicodedata.normalize("NFKD", match[1].casefold())
+    return "".join(char for char in folded if not unicodedata.combining(char)) in COMPLAINT_KEYWORDS
+
+
+def file_complaint_from_message(agency: AgencyConfig, case_id: str) -> bool:
+    """Give a case that a citizen's message just opened the type complaint; return whether it did.
+
+    Nothing changes when the agency has no complaint type. An error of the agency's
+    settings is logged rather than raised, because the message is recorded and a
+    redelivery would be a duplicate that files nothing.
+    """
+    if deadlines.COMPLAINT not in deadlines.case_types(agency):
+        return False
+    case = Case.get(case_key(case_id), "CASE", consistent_read=True)
+    try:
+        change_case(case, CaseUpdate(case_type=deadlines.COMPLAINT), CITIZEN)
+    except VentanillaError as error:
+        logger.warning(
+            "complaint not filed from message",
+            extra={"case_id": case_id, "error_code": error.code},
+        )
+        return False
+    return True
+
+
+def case_reopened(agency: AgencyConfig, case_id: str, old_status: str) -> None:
+    """Run what a reopening sets in motion, for a case the journey service already reopened.
+
+    A citizen who quotes the reference of a resolved or closed case reopens it in the
+    transaction that records the message. This starts the case type's next deadline and
+    runs the status change listeners, as an agent's reopening does.
+    """
+    case = Case.get(case_key(case_id), "CASE", consistent_read=True)
+    if case.status != OPEN:
+        return
+    now = utc_now()
+    old = complaints.from_stored(case)
+    plan = _Plan(old_deadline=old, new_deadline=old, changed={"status": (old_status, OPEN)})
+    _plan_deadline(agency, plan, (old_status, case.case_type), OPEN, case.case_type, now, now)
+    try:
+        _commit(case, plan, CITIZEN, now)
+    except TransactionConflictError:
+        # An agent changed the case meanwhile, and that change ran its own effects.
+        logger.info("reopened case changed meanwhile", extra={"case_id": case_id})
+        return
+    changed = Case.get(case_key(case_id), "CASE", consistent_read=True)
+    _after_commit(agency, changed, plan, CITIZEN, now)
 
 
 def _plan(agency: AgencyConfig, case: Case, update: CaseUpdate, now: datetime) -> _Plan:
@@ -194,7 +258,8 @@ def _plan(agency: AgencyConfig, case: Case, update: CaseUpdate, now: datetime) -
     old = complaints.from_stored(case)
     plan = _Plan(old_deadline=old, new_deadline=old, changed=changed)
     if "status" in changed or "case_type" in changed:
-        _plan_deadline(agency, plan, case, status, case_type, update.effective_at or now, now)
+        before = (case.status, case.case_type)
+        _plan_deadline(agency, plan, before, status, case_type, update.effective_at or now, now)
     return plan
 
 
@@ -215,17 +280,17 @@ def _check_transition(old: str, new: str) -> None:
 def _plan_deadline(
     agency: AgencyConfig,
     plan: _Plan,
-    case: Case,
+    before: tuple[str, str | None],
     status: str,
     case_type: str | None,
     effective_at: datetime,
     now: datetime,
 ) -> None:
-    """Decide what the change does to the deadline: start, pause, resume or stop it."""
+    """Decide what the change from `before` (status, case type) does to the deadline."""
     old = plan.old_deadline
-    live = old is not None and old.status in (deadlines.RUNNING, deadlines.PAUSED)
-    reopened = case.status not in OPEN_STATUSES and status in OPEN_STATUSES
-    retyped = case_type != case.case_type
+    live = old is not None and old.live
+    reopened = before[0] not in OPEN_STATUSES and status in OPEN_STATUSES
+    retyped = case_type != before[1]
     calendar = None
     if live and (retyped or status not in OPEN_STATUSES):
         plan.new_deadline = deadlines.stop(old, now)
@@ -328,8 +393,11 @@ def _change_contact(case: Case, plan: _Plan, actor: Actor, now: datetime):
 
 def _after_commit(
     agency: AgencyConfig, case: Case, plan: _Plan, actor: Actor, now: datetime
-) -> None:
-    """Stop and start workflows, tell the citizen a new due time and run the listeners."""
+) -> Case:
+    """Stop and start workflows, tell the citizen a new due time and run the listeners.
+
+    Returns the case as stored afterwards: read again when a failed start changed it.
+    """
     status_change = plan.changed.get("status")
     new_status = status_change[1] if status_change else case.status
     reason = f"case {new_status}" if status_change else "case type changed"
@@ -344,8 +412,11 @@ def _after_commit(
 
     deadline = plan.new_deadline
     old = plan.old_deadline
-    if plan.started:
-        complaints.start_workflow(case, deadline)
+    if plan.stop_deadline_workflow:
+        complaints.record_step(case, old, "deadline_stopped", f"Deadline stopped: {reason}")
+    if plan.started and not _start_deadline_workflow(case, deadline):
+        case = Case.get(case_key(case.case_id), "CASE", consistent_read=True)
+    elif plan.started:
         complaints.record_step(case, deadline, "deadline_started", f"Due {deadline.due_at}")
         if deadline.status == deadlines.RUNNING:
             complaints.notify_due(agency, case, deadline)
@@ -356,8 +427,6 @@ def _after_commit(
         body = f"Deadline resumed; due {deadline.due_at}"
         complaints.record_step(case, deadline, "deadline_resumed", body, key=str(deadline.revision))
         complaints.notify_due(agency, case, deadline)
-    elif old is not None and deadline is not old and deadline.status == deadlines.STOPPED:
-        complaints.record_step(case, old, "deadline_stopped", f"Deadline stopped: {reason}")
 
     logger.info(
         "case changed",
@@ -367,6 +436,22 @@ def _after_commit(
         _notify_listeners(
             StatusChange(case, status_change[0], status_change[1], actor, isoformat_z(now))
         )
+    return case
+
+
+def _start_deadline_workflow(case: Case, deadline: Deadline) -> bool:
+    """Start the deadline's workflow, or mark the deadline failed when Step Functions rejects it.
+
+    The change is committed by then, so raising would only make the caller repeat it and
+    get a stale version. A failed deadline is listed in the supervisors' report.
+    """
+    try:
+        complaints.start_workflow(case, deadline)
+    except ClientError as error:
+        code = f"StartExecution.{error.response['Error']['Code']}"
+        complaints.mark_failed(case, deadline, code)
+        return False
+    return True
 
 
 def _notify_listeners(change: StatusChange) -> None:

@@ -509,7 +509,7 @@ class Agency(TableItem):
 
 
 class DeadlineEntry(TableItem):
-    """`AGENCY#<id>#DEADLINES` / `DUE#<due at>#<case id>`: a case whose deadline clock runs.
+    """`AGENCY#<id>#DEADLINES` / `DUE#<due at>#<case id>`: a case with a running or failed deadline.
 
     Written and deleted in the same transactions as the case's deadline, so that a
     supervisor lists the cases past or near their due time with one Query.
@@ -521,6 +521,8 @@ class DeadlineEntry(TableItem):
     due_at = UnicodeAttribute()
     escalation_level = NumberAttribute(default=0)
     assigned_agent_id = UnicodeAttribute(null=True)
+    # "running", or "failed" when the deadline workflow stopped reminding and escalating.
+    status = UnicodeAttribute(default="running")
 
 
 class AgencyEndpoint(TableItem):

@@ -43,7 +43,6 @@ from chalicelib.store.models import (
     deadlines_key,
 )
 from chalicelib.store.transactions import Transaction, TransactionConflictError
-from chalicelib.workflows import calendar as business
 from chalicelib.workflows import deadlines, engine
 from chalicelib.workflows.deadlines import Deadline
 from chalicelib.workflows.tasks import TaskFailedError, TaskRequest, task
@@ -118,12 +117,13 @@ def add_deadline_writes(
 ) -> Deadline | None:
     """Add the writes of the case's `DeadlineEntry` that a deadline change needs.
 
-    The entry exists while the clock runs, keyed by the due time, so the new deadline
-    comes back with the sort key of its entry. The caller writes the deadline itself.
+    The entry exists while the deadline is listed (running, or failed), keyed by the due
+    time, so the new deadline comes back with the sort key of its entry. The caller
+    writes the deadline itself.
     """
     if new is None:
         return None
-    entry_sk = deadline_sort_key(new.due_at, case.case_id) if new.clock_runs else None
+    entry_sk = deadline_sort_key(new.due_at, case.case_id) if new.listed else None
     if old is not None and old.entry_sk and old.entry_sk != entry_sk:
         transaction.delete(DeadlineEntry(deadlines_key(case.agency_id), old.entry_sk), "entry")
     if entry_sk is not None:
@@ -137,6 +137,7 @@ def add_deadline_writes(
                 due_at=new.due_at,
                 escalation_level=new.escalation_level,
                 assigned_agent_id=case.assigned_agent_id,
+                status=new.status,
             ),
             "entry",
         )
@@ -216,20 +217,29 @@ def record_failure(request: TaskRequest) -> dict:
     deadline = from_stored(case) if case is not None else None
     if case is None or deadline is None or deadline.occurrence != occurrence:
         return {"alert": _failure_alert(case_id, None, error)}
+    mark_failed(case, deadline, error)
+    return {"alert": _failure_alert(case_id, case, error)}
+
+
+def mark_failed(case: Case, deadline: Deadline, error: str) -> None:
+    """Store that a deadline's workflow failed with `error`, and put it on the timeline.
+
+    The deadline stays in the supervisors' report, because nothing reminds or escalates
+    it any more.
+    """
     if deadline.status != deadlines.FAILED:
         failed = deadlines.stop(deadline, utc_now(), status=deadlines.FAILED, error=error)
         transaction = Transaction()
         failed = add_deadline_writes(transaction, case, deadline, failed)
         transaction.update(
-            Case(case_key(case_id), "CASE"),
+            Case(case_key(case.case_id), "CASE"),
             [Case.deadline.set(to_stored(failed))],
             tag="case",
             condition=deadline_condition(deadline),
         )
         transaction.commit()
     record_step(case, deadline, "deadline_failed", f"Deadline workflow failed: {error}")
-    logger.warning("deadline workflow failed", extra={"case_id": case_id, "error_code": error})
-    return {"alert": _failure_alert(case_id, case, error)}
+    logger.warning("deadline workflow failed", extra={"case_id": case.case_id, "error_code": error})
 
 
 def _check(request: TaskRequest, case: Case | None, occurrence: int, now: datetime) -> dict:
@@ -360,6 +370,7 @@ def _wait_until(moment: datetime, now: datetime) -> dict:
 
 
 def _next_check(moment: datetime, now: datetime) -> dict:
+    business = deadlines._business()
     return {
         "next_check_at": business.wait_timestamp(moment),
         "wait_seconds": business.seconds_until(moment, now),
@@ -376,7 +387,7 @@ def _case_of(request: TaskRequest) -> tuple[str, int]:
     case_id = request.input.get("case_id")
     occurrence = request.input.get("occurrence")
     if not isinstance(case_id, str) or not str(occurrence or "").isdigit():
-        raise TaskFailedError("InvalidInput", "the task input lacks case_id or occurrence")
+        raise TaskFailedError("InvalidInput", "the task input is missing case_id or occurrence")
     return case_id, int(occurrence)
 
 

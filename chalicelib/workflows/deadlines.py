@@ -26,12 +26,14 @@ stores and runs the steps.
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.agencies import AgencyConfig
 from chalicelib.clock import isoformat_z, parse_utc
 from chalicelib.errors import ServiceUnavailableError
-from chalicelib.workflows import calendar as business
+
+if TYPE_CHECKING:
+    from chalicelib.workflows.calendar import BusinessCalendar
 
 BUSINESS = "business"
 WALL = "wall"
@@ -143,6 +145,19 @@ class Deadline:
     def clock_runs(self) -> bool:
         return self.status == RUNNING
 
+    @property
+    def live(self) -> bool:
+        """True until the case is resolved, closed, cancelled or retyped."""
+        return self.status in (RUNNING, PAUSED, FAILED)
+
+    @property
+    def listed(self) -> bool:
+        """True while the case belongs in the supervisors' deadline report.
+
+        A failed deadline stays listed, because nothing reminds or escalates it any more.
+        """
+        return self.status in (RUNNING, FAILED)
+
     def pending_steps(self) -> list[tuple[str, str]]:
         """Return the steps still to come as (step, UTC time), in order."""
         steps = []
@@ -173,8 +188,9 @@ def case_types(agency: AgencyConfig) -> dict[str, dict[str, Any]]:
     return agency.case_types or DEFAULT_CASE_TYPES
 
 
-def calendar_of(agency: AgencyConfig) -> business.BusinessCalendar:
+def calendar_of(agency: AgencyConfig) -> "BusinessCalendar":
     """Build the agency's business calendar from its time zone, country and calendar settings."""
+    business = _business()
     config = {"timezone": agency.timezone, "country": agency.country, **agency.calendar}
     try:
         return business.BusinessCalendar.from_dict(config)
@@ -228,13 +244,13 @@ def label_of(agency: AgencyConfig, case_type: str, language: str) -> str:
 
 
 def start(
-    policy: DeadlinePolicy, calendar: business.BusinessCalendar, now: datetime, occurrence: int
+    policy: DeadlinePolicy, calendar: "BusinessCalendar", now: datetime, occurrence: int
 ) -> Deadline:
     """Compute a new deadline of `policy` that starts at `now`."""
     clock = Clock(policy.clock, calendar)
     response = policy.response
     if response.unit == "business_days":
-        due = business.add_business_days(calendar, now, int(response.amount))
+        due = _business().add_business_days(calendar, now, int(response.amount))
     else:
         due = clock.add(now, response.amount * UNITS[response.unit][1])
     total = clock.between(now, due)
@@ -254,7 +270,7 @@ def start(
     )
 
 
-def pause(deadline: Deadline, calendar: business.BusinessCalendar, now: datetime) -> Deadline:
+def pause(deadline: Deadline, calendar: "BusinessCalendar", now: datetime) -> Deadline:
     """Stop the clock at `now`, keeping the time left until each step still to come."""
     if deadline.status != RUNNING:
         return deadline
@@ -271,7 +287,7 @@ def pause(deadline: Deadline, calendar: business.BusinessCalendar, now: datetime
     )
 
 
-def resume(deadline: Deadline, calendar: business.BusinessCalendar, at: datetime) -> Deadline:
+def resume(deadline: Deadline, calendar: "BusinessCalendar", at: datetime) -> Deadline:
     """Restart a paused clock at `at`: each step still to come moves to `at` plus its time left.
 
     A step whose time had passed when the clock paused stays where it was, so it is due
@@ -344,11 +360,11 @@ class Clock:
     """Adds and measures time on the business calendar or on the wall clock."""
 
     kind: str
-    calendar: business.BusinessCalendar
+    calendar: "BusinessCalendar"
 
     def add(self, start: datetime, seconds: float) -> datetime:
         if self.kind == BUSINESS:
-            return business.add_business_seconds(self.calendar, start, seconds)
+            return _business().add_business_seconds(self.calendar, start, seconds)
         return start + timedelta(seconds=seconds)
 
     def between(self, start: datetime, end: datetime) -> int:
@@ -356,8 +372,16 @@ class Clock:
         if end < start:
             return -self.between(end, start)
         if self.kind == BUSINESS:
-            return business.business_seconds_between(self.calendar, start, end)
+            return _business().business_seconds_between(self.calendar, start, end)
         return int((end - start).total_seconds())
+
+
+def _business():
+    """Import the calendar module on first use, because the holidays package it loads
+    adds about 0.1 s to the cold import of app.py (measured with `python -X importtime`)."""
+    from chalicelib.workflows import calendar
+
+    return calendar
 
 
 def _seconds(period: Period, total: int) -> float:

@@ -550,11 +550,11 @@ def test_every_agent_route_uses_authorizer():
     agent_routes = {
         (path, method): entry
         for path, methods in app.routes.items()
-        if path.startswith(("/citizens", "/cases"))
+        if path.startswith(("/citizens", "/cases", "/reports"))
         for method, entry in methods.items()
     }
 
-    assert len(agent_routes) == 5
+    assert len(agent_routes) == 7
     for entry in agent_routes.values():
         assert entry.authorizer is not None
         assert entry.authorizer.name == "agent_authorizer"

@@ -314,6 +314,21 @@ def test_survey_email_answered_by_reply(client, survey_agency, demo_agency):
     assert len(cases()) == 1
 
 
+def test_survey_starts_on_patch_resolved(client, sms_case, sms, agent_headers):
+    case = sms_case
+    body = json.dumps({"version": int(case.version), "status": "resolved"})
+    headers = {"Content-Type": "application/json", **agent_headers}
+
+    response = client.http.request(
+        method="PATCH", path=f"/cases/{case.case_id}", headers=headers, body=body
+    )
+    run_until_waiting(client, case)
+
+    assert response.status_code == 200, response.body
+    assert survey_item(case)["status"] == "sent"
+    assert steps(case) == ["scheduled", "sent"]
+
+
 def test_survey_answer_is_on_the_rated_case(client, sms_case, sms):
     case = sms_case
     execution_arn = resolve(case)
