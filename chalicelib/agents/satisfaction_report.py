@@ -1,7 +1,7 @@
 """The satisfaction report for supervisors: survey figures per local day of the agency.
 
 A report reads one Query of the agency's day items (`survey_figures`), so its cost
-grows with the days asked for, which `MAX_REPORT_DAYS` caps.
+grows with the number of days requested, up to `MAX_REPORT_DAYS`.
 """
 
 from datetime import date
