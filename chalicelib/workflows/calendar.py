@@ -69,7 +69,7 @@ class BusinessCalendar:
 
     # IANA time zone name, such as `America/Mexico_City`.
     timezone: str
-    # ISO 3166-1 alpha-2 code of the country whose public holidays apply, such as `MX`.
+    # ISO 3166-1 alpha-2 code of the country whose holidays apply, such as `MX`.
     country: str
     # Region whose own holidays apply too, as the holidays package names it (`MD` in `ES`).
     subdivision: str | None = None
@@ -110,7 +110,7 @@ class BusinessCalendar:
             raise InvalidCalendarError(
                 f"calendar: expected an object, got {type(config).__name__}", field="calendar"
             )
-        unknown = sorted(set(config) - set(_FIELDS))
+        unknown = [key for key in config if key not in _FIELDS]
         if unknown:
             raise InvalidCalendarError(
                 f"{unknown[0]}: is not a known field; expected one of {', '.join(_FIELDS)}",
@@ -176,7 +176,9 @@ def add_business_seconds(calendar: BusinessCalendar, start: datetime, seconds: f
 
 def add_business_hours(calendar: BusinessCalendar, start: datetime, hours: float) -> datetime:
     """Return the moment `hours` of business time after `start`, as add_business_seconds."""
-    return _add_business_time(calendar, _utc(start, "start"), _duration(hours * 3600, "hours"))
+    return _add_business_time(
+        calendar, _utc(start, "start"), _duration(hours, "hours", unit_seconds=3600)
+    )
 
 
 def add_business_days(calendar: BusinessCalendar, start: datetime, days: int) -> datetime:
@@ -241,7 +243,7 @@ def reminder_time(
     """
     appointment_at = _utc(appointment_at, "appointment_at")
     now = _utc(now, "now")
-    send_at = appointment_at - _duration(hours_before * 3600, "hours_before")
+    send_at = appointment_at - _duration(hours_before, "hours_before", unit_seconds=3600)
 
     period = _quiet_period(calendar, send_at)
     if period is not None:
@@ -354,10 +356,10 @@ def _utc(value: datetime, name: str) -> datetime:
     return value.astimezone(UTC)
 
 
-def _duration(seconds: float, name: str) -> timedelta:
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds >= 0:
-        raise ValueError(f"{name} must be a non-negative number, got {seconds!r}")
-    return timedelta(seconds=seconds)
+def _duration(amount: float, name: str, unit_seconds: int = 1) -> timedelta:
+    if isinstance(amount, bool) or not isinstance(amount, int | float) or not amount >= 0:
+        raise ValueError(f"{name} must be a non-negative number, got {amount!r}")
+    return timedelta(seconds=amount * unit_seconds)
 
 
 @functools.lru_cache(maxsize=64)
