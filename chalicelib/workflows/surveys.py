@@ -10,9 +10,9 @@ state machine's callback steps. Each one moves the survey item with a conditiona
 update, so a task message that SQS delivers twice acts once.
 
 What stops a survey, as an operator expects it:
-- Reopening the case before the question is sent stops the survey. A citizen who
-  quotes the reference of a resolved case reopens it outside the lifecycle, so the
-  ask step checks the case's status again and sends nothing. After the
+- Reopening the case before the question is sent stops the survey, whether an agent
+  reopens it or the citizen quotes its reference. The ask step also checks the case's
+  status again, for a reopening that races with the send. After the
   question went out, the answer window stays open: the rating is about the
   resolution the citizen saw, and a low one is what a recovery case is for.
 - Closing a resolved case stops nothing, because closing is the normal step after a

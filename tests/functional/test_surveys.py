@@ -525,13 +525,30 @@ def test_survey_reopened_before_sending_stops(client, sms_case, sms):
     assert execution_arn
 
 
-def test_survey_reopened_by_quoted_reference_is_not_sent(client, sms_case, sms):
+def test_survey_reopened_by_quoted_reference_stops(client, sms_case, sms):
     case = sms_case
     notify_support.set_agency("demo", survey_delay_seconds=2)
-    execution_arn = resolve(case)
+    resolve(case)
 
     reply_sms(client, f"Sigue la fuga, caso {case.reference}", "sms-quote-1")
     sent_before = len(sms.sent)
+    run_workflow_tasks(client, timeout=3.5)
+
+    assert support.case_item(case.case_id)["status"] == "open"
+    assert survey_item(case)["status"] == "stopped"
+    assert survey_item(case)["reason"] == "reopened"
+    assert len(sms.sent) == sent_before
+    assert steps(case) == ["scheduled", "stopped"]
+
+
+def test_survey_reopen_racing_the_send_is_not_sent(client, sms_case, sms):
+    """A reopening that the hook has not seen yet: the ask step reads the case again."""
+    case = sms_case
+    notify_support.set_agency("demo", survey_delay_seconds=1)
+    execution_arn = resolve(case)
+    sent_before = len(sms.sent)
+
+    support.set_case_status(case.case_id, "open")
     description = run_until_done(client, execution_arn)
 
     assert description["status"] == "SUCCEEDED"
