@@ -127,6 +127,14 @@ def get_phone_report(agency_id):
     return agent_api.get_phone_report(app.current_request, agency_id)
 
 
+@app.route(
+    "/reports/agencies/{agency_id}/satisfaction", methods=["GET"], authorizer=agent_authorizer
+)
+@handle_errors
+def get_satisfaction_report(agency_id):
+    return agent_api.get_satisfaction_report(app.current_request, agency_id)
+
+
 @app.lambda_function(name="connect_contact_flow")
 def connect_contact_flow(event, context):
     return connect.handle(event)

@@ -1,4 +1,4 @@
-"""Print the AWS requests each handler makes per scenario, as a Markdown table.
+"""Print the AWS requests each handler makes per scenario, and what workflow runs cost.
 
 Run from the repository root: `python -m benchmarks.aws_calls`, or with the argument
 `workflows` for the workflow runs' table alone. Each scenario gets
@@ -6,7 +6,10 @@ a fresh moto in process with every resource of infra/ and the demo agencies, as
 the `aws` test fixture builds them, drives the app through `chalice.test.Client`,
 and counts only the event under measurement (tests/support_calls.py). The counts
 are exact and do not depend on the machine. tests/functional/test_cost.py asserts
-the same scenarios.
+the same scenarios. A second table counts the state transitions, task queue messages,
+staff alerts and SMS of one workflow execution per scenario (complaint deadlines and
+satisfaction surveys), which is what Step Functions standard workflows, SQS and SNS
+bill. tests/functional/test_surveys.py asserts the survey runs' counts.
 """
 
 import os
@@ -23,7 +26,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import boto3
@@ -849,12 +852,91 @@ def _workflow_run(driver: Driver, arn: str) -> WorkflowRun:
     )
 
 
+# Satisfaction survey runs, from the resolution of an SMS case to the execution's end.
+SURVEY_ANSWER_SECONDS = 20
+
+
+def survey_answered(driver: Driver) -> WorkflowRun:
+    """Resolve an SMS case and rate it 4 by SMS."""
+    return _survey_answered(driver, "4")
+
+
+def survey_low_rating(driver: Driver) -> WorkflowRun:
+    """Resolve an SMS case and rate it 2, which opens a recovery case and alerts staff."""
+    return _survey_answered(driver, "2")
+
+
+def survey_unanswered(driver: Driver) -> WorkflowRun:
+    """Resolve an SMS case and let the answer window close."""
+
+    case_id = _survey_case(driver, answer_seconds=1)
+    sent_before = len(driver.sent_sms)
+    arn = _resolve(driver, case_id)
+    _run_tasks(driver, until=lambda: _execution_status(arn) != "RUNNING")
+    return _survey_run(driver, arn, sent_before)
+
+
+def _survey_answered(driver: Driver, rating: str) -> WorkflowRun:
+    case_id = _survey_case(driver, answer_seconds=SURVEY_ANSWER_SECONDS)
+    sent_before = len(driver.sent_sms)
+    arn = _resolve(driver, case_id)
+    _run_tasks(driver, until=lambda: _survey_waiting(case_id))
+    driver.sms(CITIZEN_PHONE, rating, "sms-answer-1")
+    _run_tasks(driver, until=lambda: _execution_status(arn) != "RUNNING")
+    return _survey_run(driver, arn, sent_before)
+
+
+def _survey_run(driver: Driver, arn: str, sent_before: int) -> WorkflowRun:
+    """Count the run, with the SMS sent since the resolution only.
+
+    The stub numbers SMS message ids by the length of `driver.sent_sms`, so the list is
+    not cleared: a repeated id would fail the outbound pointer's condition.
+    """
+    run = _workflow_run(driver, arn)
+    return replace(run, citizen_notices=len(driver.sent_sms) - sent_before)
+
+
+def _survey_case(driver: Driver, answer_seconds: int) -> str:
+    """Open a case by SMS, with the demo agency asking at once and outside no quiet hours."""
+    from tests import support_notify
+
+    support_notify.set_agency(
+        "demo",
+        survey_delay_seconds=0,
+        survey_answer_seconds=answer_seconds,
+        calendar={"quiet_hours": None},
+    )
+    driver.sms(CITIZEN_PHONE, "Hay una fuga de agua en mi calle", "sms-1")
+    return only_case()
+
+
+def _resolve(driver: Driver, case_id: str) -> str:
+    """Resolve the case through PATCH /cases/{id}; return the survey the hook started."""
+    from tests import support
+
+    driver.change_case(case_id, {"version": 1, "status": "resolved"})
+    run = support.get_item(f"CASE#{case_id}", "WORKFLOW#satisfaction_survey#1")
+    _expect(run is not None, "the resolved case got no survey")
+    return run["execution_arn"]
+
+
+def _survey_waiting(case_id: str) -> bool:
+    from tests import support
+
+    citizen_id = support.case_item(case_id)["citizen_id"]
+    waits = support.query_items(f"CITIZEN#{citizen_id}", "WAIT#")
+    return any(wait["status"] == "waiting" for wait in waits)
+
+
 WORKFLOW_SCENARIOS = (
     (
         "complaint resolved after the agent reminder, before its due time",
         complaint_resolved_before_due,
     ),
     ("complaint escalated twice: reminder, supervisor, agency head", complaint_escalated_twice),
+    ("satisfaction survey answered with 4 by SMS", survey_answered),
+    ("satisfaction survey answered with 2: recovery case opened", survey_low_rating),
+    ("satisfaction survey unanswered: the answer window closes", survey_unanswered),
 )
 
 

@@ -8,6 +8,10 @@ from chalicelib.errors import NotFoundError
 from chalicelib.settings import get_settings
 from chalicelib.store.models import Agency, AgencyEndpoint, agency_key, endpoint_key
 
+# Two hours after the resolution, and three days to answer.
+DEFAULT_SURVEY_DELAY_SECONDS = 2 * 3600
+DEFAULT_SURVEY_ANSWER_SECONDS = 72 * 3600
+
 
 @dataclass(frozen=True)
 class AgencyConfig:
@@ -43,6 +47,11 @@ class AgencyConfig:
     # with their deadlines, both as stored (see store.models.Agency).
     calendar: dict = field(default_factory=dict)
     case_types: dict = field(default_factory=dict)
+    # Satisfaction surveys after a resolution: on or off, the seconds before the question
+    # is sent (then moved out of quiet hours) and the seconds the citizen has to answer.
+    surveys_enabled: bool = True
+    survey_delay_seconds: int = DEFAULT_SURVEY_DELAY_SECONDS
+    survey_answer_seconds: int = DEFAULT_SURVEY_ANSWER_SECONDS
 
     def language_for(self, requested: str | None) -> str:
         """Return the requested language if the agency serves it, else its default."""
@@ -97,9 +106,16 @@ def get_agency(agency_id: str) -> AgencyConfig:
         appointments=_as_dict(item.appointments),
         calendar=_as_dict(item.calendar),
         case_types=_as_dict(item.case_types),
+        surveys_enabled=item.surveys_enabled is not False,
+        survey_delay_seconds=_seconds(item.survey_delay_seconds, DEFAULT_SURVEY_DELAY_SECONDS),
+        survey_answer_seconds=_seconds(item.survey_answer_seconds, DEFAULT_SURVEY_ANSWER_SECONDS),
     )
     _agencies[agency_id] = (time.monotonic(), config)
     return config
+
+
+def _seconds(value: Any, default: int) -> int:
+    return default if value is None else int(value)
 
 
 def _as_dict(value: Any) -> dict:

@@ -25,6 +25,7 @@ CHANGE_APPOINTMENT = "appointment.change"
 UPDATE_CASE = "case.update"
 READ_DEADLINE_REPORT = "report.deadlines"
 READ_PHONE_REPORT = "report.phone"
+READ_SATISFACTION_REPORT = "report.satisfaction"
 
 # Roles allowed each action, in the order the audit record names the granting one.
 PERMISSIONS: dict[str, tuple[str, ...]] = {
@@ -38,6 +39,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     UPDATE_CASE: ("agent", "supervisor"),
     READ_DEADLINE_REPORT: ("supervisor",),
     READ_PHONE_REPORT: ("supervisor", "analyst"),
+    READ_SATISFACTION_REPORT: ("supervisor",),
 }
 # Roles that read the reports of every agency, not only of the agency in their token.
 CROSS_AGENCY_ROLES = frozenset({"analyst"})

@@ -263,6 +263,8 @@ def _view(case: Case) -> CaseView:
         case_type=case.case_type,
         assigned_agent_id=case.assigned_agent_id,
         deadline=_deadline_view(case),
+        satisfaction_rating=_optional_int(case.satisfaction_rating),
+        linked_case_id=case.linked_case_id,
     )
 
 
@@ -289,3 +291,7 @@ def _deadline_view(case: Case) -> DeadlineView | None:
         stopped_at=deadline.stopped_at,
         error=deadline.error,
     )
+
+
+def _optional_int(value) -> int | None:
+    return None if value is None else int(value)

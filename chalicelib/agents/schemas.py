@@ -184,6 +184,10 @@ class CaseView(_Response):
     assigned_agent_id: str | None = None
     # The latest deadline of the case, or None when its type never had one.
     deadline: DeadlineView | None = None
+    # The citizen's latest satisfaction rating of a resolution, 1 to 5, if any.
+    satisfaction_rating: int | None = None
+    # A recovery case's rated case, or a rated case's recovery case.
+    linked_case_id: str | None = None
 
 
 class DeadlineReportEntry(_Response):
@@ -253,3 +257,32 @@ class AppointmentChange(_Response):
     occurrence: int
     # False when the appointment already had this status, or could no longer change.
     changed: bool
+
+
+class SatisfactionTotals(_Response):
+    surveys_sent: int
+    answers: int
+    # Surveys whose answer window closed without a rating.
+    no_answer: int
+    score_sum: int
+    # score_sum / answers rounded to two decimals, or None without answers.
+    average: float | None = None
+    # Answers per score, "1" to "5".
+    scores: dict[str, int]
+    recoveries_opened: int
+
+
+class SatisfactionDayView(SatisfactionTotals):
+    # The agency's local date, `YYYY-MM-DD`.
+    day: str
+
+
+class SatisfactionReport(_Response):
+    agency_id: str
+    # The time zone of the agency's local dates.
+    timezone: str
+    from_date: str
+    to_date: str
+    totals: SatisfactionTotals
+    # Days with at least one survey event, oldest first.
+    days: list[SatisfactionDayView]

@@ -29,7 +29,15 @@ from typing import Any, Literal
 from chalice import AuthResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.agents import access, audit, cases, citizens, reports, timeline
+from chalicelib.agents import (
+    access,
+    audit,
+    cases,
+    citizens,
+    reports,
+    satisfaction_report,
+    timeline,
+)
 from chalicelib.agents import appointments as agent_appointments
 from chalicelib.agents.access import Agent
 from chalicelib.agents.audit import AuditRecord
@@ -62,8 +70,10 @@ _METHOD_PATTERN = re.compile(r"[A-Z]{1,16}")
 # The fixed path segments of the agent routes, which an audit record may repeat.
 _ROUTE_SEGMENTS = frozenset(
     {"citizens", "search", "timeline", "cases", "replies", "reports", "agencies"}
-    | {"appointments", "appointment", "deadlines", "phone"}
+    | {"appointments", "appointment", "deadlines", "phone", "satisfaction"}
 )
+# Agency ids are short slugs chosen by the deployment, such as `demo` or `water`.
+_AGENCY_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 # `If-Match: "3"`, `W/"3"` or `3`: the case version a change was read at.
 _IF_MATCH = re.compile(r'^(?:W/)?"?([1-9][0-9]{0,9})"?$')
 # An agent id is the token's `sub`: a Cognito user's is a UUID.
@@ -105,6 +115,27 @@ class TimelineQuery(_Request):
 class PhoneReportQuery(_Request):
     from_date: str = Field(alias="from")
     to_date: str = Field(alias="to")
+
+
+class SatisfactionQuery(_Request):
+    """Both ends of the range, local dates of the agency, as `YYYY-MM-DD`."""
+
+    from_date: str = Field(alias="from", pattern=r"^\d{4}-\d{2}-\d{2}$")
+    to_date: str = Field(alias="to", pattern=r"^\d{4}-\d{2}-\d{2}$")
+
+    def dates(self) -> tuple[date, date]:
+        """Return both dates; raises ValidationError for one that is not in the calendar."""
+        return _date(self.from_date, "from"), _date(self.to_date, "to")
+
+
+def _date(text: str, name: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise ValidationError(
+            f"query.{name}: {text} is not a calendar date; expected YYYY-MM-DD",
+            field=f"query.{name}",
+        ) from error
 
 
 class ReplyRequest(_Request):
@@ -396,6 +427,19 @@ def get_phone_report(request: Any, agency_id: str) -> Response:
     return _respond(result)
 
 
+def get_satisfaction_report(request: Any, agency_id: str) -> Response:
+    resource = f"reports/agencies/{_agency_segment(agency_id)}/satisfaction"
+    with _acting(request, access.READ_SATISFACTION_REPORT, resource) as agent:
+        query = validate(SatisfactionQuery, dict(request.query_params or {}), prefix="query")
+        first, last = query.dates()
+        result = satisfaction_report.satisfaction_report(agent, agency_id, first, last)
+    return _respond(result)
+
+
+def _agency_segment(agency_id: str) -> str:
+    return agency_id if _AGENCY_ID_PATTERN.fullmatch(agency_id) else INVALID_ID
+
+
 @contextmanager
 def _acting(
     request: Any, action: str, resource: str, report_agency: str | None = None
@@ -464,12 +508,19 @@ def _resource_of(method_arn: str) -> str:
         return "unknown"
     method = parts[2] if _METHOD_PATTERN.fullmatch(parts[2]) else "unknown"
     path = parts[3] if len(parts) > 3 else ""
-    segments = [_audited_segment(segment) for segment in path.split("/")]
+    parts = path.split("/")
+    segments = [
+        _audited_segment(segment, previous)
+        for previous, segment in zip(["", *parts], parts, strict=False)
+    ]
     return f"{method} {'/'.join(segments)}".strip()
 
 
-def _audited_segment(segment: str) -> str:
+def _audited_segment(segment: str, previous: str) -> str:
     if not segment or segment in _ROUTE_SEGMENTS or _ID_PATTERN.fullmatch(segment):
+        return segment
+    # Only the segment after `agencies` is an agency id; a slug elsewhere is caller text.
+    if previous == "agencies" and _AGENCY_ID_PATTERN.fullmatch(segment):
         return segment
     return INVALID_ID
 

@@ -55,7 +55,7 @@ from chalicelib.store.models import (
     reference_key,
 )
 from chalicelib.store.transactions import Transaction, TransactionConflictError
-from chalicelib.workflows import replies
+from chalicelib.workflows import replies, waits
 
 # Attempts of one message when a concurrent write changed what it read first.
 MAX_ATTEMPTS = 4
@@ -381,9 +381,14 @@ def _add_new_citizen(message: InboundMessage, plan: _Plan, now: datetime) -> Non
 
 
 def _choose_case(message: InboundMessage, plan: _Plan, quoted: Case | None, now: datetime) -> None:
-    """Join the quoted case, else the channel's or citizen's active case, else open one."""
+    """Join the answered or quoted case, else the channel's or citizen's active case, else
+    open one."""
     stamp = isoformat_z(now)
-    if quoted is not None:
+    # An answer comes first, because a reply to an email question quotes the case's
+    # reference in its subject, and quoting it would reopen the resolved case.
+    if (answered := _answered_case(message, plan)) is not None:
+        _join_answered(message, plan, answered, stamp)
+    elif quoted is not None:
         _join_quoted(message, plan, quoted, stamp)
     elif message.channel_case_id is not None and _still_open(plan, message.channel_case_id):
         plan.case_id = message.channel_case_id
@@ -436,6 +441,48 @@ def _join_open(message: InboundMessage, plan: _Plan, stamp: str) -> None:
         ],
         tag=OPEN_CASE_TAG,
         condition=Case.status.is_in(*OPEN_STATUSES),
+    )
+
+
+def _answered_case(message: InboundMessage, plan: _Plan) -> Case | None:
+    """Return the case of a workflow question this message answers, such as a survey's.
+
+    An answer ("5" to a satisfaction survey of a resolved case) belongs to the case it
+    answers, whatever that case's status, and must not open a new case. Messages that
+    no workflow parser reads as an answer cost no read here.
+    """
+    if plan.citizen_id is None:
+        return None
+    case_id = waits.answered_case_id(
+        plan.citizen_id,
+        message.agency.agency_id,
+        message.body,
+        message.content_kind,
+        message.content,
+    )
+    if case_id is None:
+        return None
+    try:
+        return Case.get(case_key(case_id), "CASE")
+    except Case.DoesNotExist:
+        return None
+
+
+def _join_answered(message: InboundMessage, plan: _Plan, case: Case, stamp: str) -> None:
+    """Join the answered case without changing its status: an answer reopens nothing."""
+    plan.case_id = case.case_id
+    plan.reference = case.reference
+    stamp = max(stamp, case.last_activity_at)
+    plan.transaction.update(
+        Case(case_key(case.case_id), "CASE"),
+        [
+            Case.last_activity_at.set(stamp),
+            Case.last_channel.set(message.channel),
+            Case.contact_count.add(1),
+            Case.gsi1sk.set(f"{stamp}#{case.case_id}"),
+        ],
+        tag="answered case",
+        condition=Case.status == case.status,
     )
 
 

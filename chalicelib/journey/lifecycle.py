@@ -53,8 +53,9 @@ TRANSITIONS = {
     CLOSED: {OPEN},
     CANCELLED: set(),
 }
-# Statuses that stop every workflow of the case.
+# Statuses that stop every workflow of the case, except those closing leaves running.
 FINAL_STATUSES = frozenset({CLOSED, CANCELLED})
+SURVIVE_CLOSING = set(engine.KINDS) - {engine.SATISFACTION_SURVEY}
 # Attempts of one change when a concurrent write, such as a citizen's message or a
 # deadline step, changed the case but not its version.
 MAX_ATTEMPTS = 3
@@ -330,6 +331,9 @@ def _commit(case: Case, plan: _Plan, actor: Actor, now: datetime) -> None:
         ]
         if new_status == WAITING_CITIZEN:
             actions.append(Case.citizen_answered_at.remove())
+        if new_status == RESOLVED:
+            # Numbers the satisfaction survey of this resolution: one survey each.
+            actions.append(Case.resolution_count.add(1))
         transaction.update(
             CitizenCase(citizen_key(case.citizen_id), case_key(case.case_id)),
             [CitizenCase.status.set(new_status)],
@@ -397,7 +401,11 @@ def _after_commit(
     status_change = plan.changed.get("status")
     new_status = status_change[1] if status_change else case.status
     reason = f"case {new_status}" if status_change else "case type changed"
-    if new_status in FINAL_STATUSES:
+    if new_status == CLOSED:
+        # Closing is the archive step after a resolution, so a satisfaction survey
+        # keeps its answer window; cancelling stops it with everything else.
+        engine.stop_workflows(case, reason, kinds=SURVIVE_CLOSING)
+    elif new_status in FINAL_STATUSES:
         engine.stop_workflows(case, reason)
     elif plan.stop_deadline_workflow:
         engine.stop_workflows(case, reason, kinds={complaints.KIND})

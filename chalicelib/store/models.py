@@ -131,6 +131,16 @@ def workflow_wait_sort_key(agency_id: str, case_id: str, kind: str) -> str:
     return f"WAIT#{agency_id}#{case_id}#{kind}"
 
 
+def survey_sort_key(occurrence: int) -> str:
+    """Return the sort key of a case's survey after its `occurrence`-th resolution."""
+    return f"SURVEY#{occurrence:04d}"
+
+
+def satisfaction_sort_key(day: str) -> str:
+    """Return the sort key of an agency's survey figures of one local day, `YYYY-MM-DD`."""
+    return f"SATISFACTION#{day}"
+
+
 def deadlines_key(agency_id: str) -> str:
     return f"AGENCY#{agency_id}#DEADLINES"
 
@@ -447,10 +457,18 @@ class Case(TableItem):
     # The web chat session that opened the case, where agents' replies are shown.
     session_id = UnicodeAttribute(null=True)
     version = NumberAttribute(default=1)
+    # On a recovery case (case_type "recovery") the case it follows up, and on that case
+    # the recovery case.
+    linked_case_id = UnicodeAttribute(null=True)
+    # The citizen's latest satisfaction rating of the case's resolution, 1 to 5.
+    satisfaction_rating = NumberAttribute(null=True)
+    # How many times the case became resolved, which numbers its satisfaction surveys.
+    resolution_count = NumberAttribute(null=True)
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
     by_status = CasesByStatusIndex()
-    # One of the agency's case types, such as "complaint", "request" or "appointment".
+    # One of the agency's case types, such as "complaint", "request" or "appointment",
+    # or "recovery" for the follow-up that a low satisfaction rating opens.
     case_type = UnicodeAttribute(null=True)
     # The `sub` of the agent who works the case.
     assigned_agent_id = UnicodeAttribute(null=True)
@@ -558,6 +576,11 @@ class Agency(TableItem):
     # Case types by name, each with its response deadline and escalation periods:
     # {"complaint": {"response": {"business_days": 5}, ...}} (chalicelib/workflows/deadlines.py).
     case_types = MapAttribute(null=True)
+    # Satisfaction surveys: whether they are sent, the seconds from a resolution to the
+    # question (moved out of quiet hours), and the seconds the citizen has to answer.
+    surveys_enabled = BooleanAttribute(null=True)
+    survey_delay_seconds = NumberAttribute(null=True)
+    survey_answer_seconds = NumberAttribute(null=True)
 
 
 class DeadlineEntry(TableItem):
@@ -822,6 +845,55 @@ class ContactRecordItem(TableItem):
     expires_at = TTLAttribute(attr_name=TTL_ATTRIBUTE)
 
 
+class Survey(TableItem):
+    """`CASE#<id>` / `SURVEY#<occurrence>`: the satisfaction survey after one resolution.
+
+    `status` moves scheduled → sending → sent → answered or no_answer, or ends early
+    as not_sent (no channel reached the citizen) or stopped (the case was reopened).
+    Each move is a conditional update, so a redelivered workflow task acts once.
+    """
+
+    case_id = UnicodeAttribute()
+    agency_id = UnicodeAttribute()
+    citizen_id = UnicodeAttribute()
+    occurrence = NumberAttribute()
+    status = UnicodeAttribute()
+    # When the question is due, after the agency's delay and outside quiet hours.
+    send_at = UnicodeAttribute()
+    # The channel the question went out on, and the channel the rating came back on.
+    channel = UnicodeAttribute(null=True)
+    sent_at = UnicodeAttribute(null=True)
+    rating = NumberAttribute(null=True)
+    answer_channel = UnicodeAttribute(null=True)
+    answered_at = UnicodeAttribute(null=True)
+    recovery_case_id = UnicodeAttribute(null=True)
+    # Why the survey ended without an answer: "no_channel", "no_verified_phone", "reopened".
+    reason = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+
+class SatisfactionDay(TableItem):
+    """`AGENCY#<id>` / `SATISFACTION#<YYYY-MM-DD>`: an agency's survey figures of one day.
+
+    The day is the agency's local date of each event. Every figure is an atomic ADD,
+    written in the same transaction as the survey's status change that it counts.
+    """
+
+    agency_id = UnicodeAttribute()
+    day = UnicodeAttribute()
+    surveys_sent = NumberAttribute(null=True)
+    answers = NumberAttribute(null=True)
+    score_sum = NumberAttribute(null=True)
+    score_1 = NumberAttribute(null=True)
+    score_2 = NumberAttribute(null=True)
+    score_3 = NumberAttribute(null=True)
+    score_4 = NumberAttribute(null=True)
+    score_5 = NumberAttribute(null=True)
+    no_answer = NumberAttribute(null=True)
+    recoveries_opened = NumberAttribute(null=True)
+
+
 ENTITIES = (
     CitizenProfile,
     IdentityLink,
@@ -847,4 +919,6 @@ ENTITIES = (
     PhoneDay,
     IvrChoice,
     ContactRecordItem,
+    Survey,
+    SatisfactionDay,
 )

@@ -20,7 +20,7 @@ from chalicelib import aws
 from chalicelib.clock import isoformat_z, parse_utc, utc_now
 from chalicelib.observability import logger
 from chalicelib.store.models import Case, WorkflowWait, citizen_key, workflow_wait_sort_key
-from chalicelib.workflows.tasks import TaskRequest
+from chalicelib.workflows.tasks import TaskRequest, _load_task_modules
 
 WAITING = "waiting"
 ANSWERED = "answered"
@@ -126,6 +126,30 @@ def resume_from_message(
     wait = max(waits, key=lambda item: item.asked_at)
     output = {**parsed[wait.kind], "channel": channel}
     return _resume(wait, output)
+
+
+def answered_case_id(
+    citizen_id: str, agency_id: str, text: str, content_kind: str, content: dict | None
+) -> str | None:
+    """Return the case of the citizen's newest wait at the agency that this message answers.
+
+    Waits that ended or expired count too, as long as they are kept, so a late answer
+    joins the case it answers instead of opening a new one. Returns None, after no
+    read, when no registered parser reads the message as an answer.
+    """
+    # The parsers register when their modules load, on first use rather than at cold start.
+    _load_task_modules()
+    parsed = _parse_all(text, content_kind, content)
+    if not parsed:
+        return None
+    waits = [
+        wait
+        for wait in WorkflowWait.query(
+            citizen_key(citizen_id), WorkflowWait.sk.startswith(f"WAIT#{agency_id}#")
+        )
+        if wait.kind in parsed
+    ]
+    return max(waits, key=lambda item: item.asked_at).case_id if waits else None
 
 
 def ended_text(kind: str, language: str) -> str | None:

@@ -175,6 +175,10 @@ def seed_agency(agency: dict) -> None:
         contact_options=agency.get("contact_options"),
         whatsapp_templates=agency.get("whatsapp_templates"),
         appointments=agency.get("appointments"),
+        surveys_enabled=agency.get("surveys_enabled"),
+        survey_delay_seconds=agency.get("survey_delay_seconds"),
+        survey_answer_seconds=agency.get("survey_answer_seconds"),
+        calendar=agency.get("calendar"),
     ).save()
     endpoints = {
         "sms": agency["sms_number"],

@@ -554,7 +554,7 @@ def test_every_agent_route_uses_authorizer():
         for method, entry in methods.items()
     }
 
-    assert len(agent_routes) == 7
+    assert len(agent_routes) == 8
     for entry in agent_routes.values():
         assert entry.authorizer is not None
         assert entry.authorizer.name == "agent_authorizer"
