@@ -4,14 +4,37 @@ from functools import cache
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 from chalicelib.settings import get_settings
+
+# Services called while a caller waits: End User Messaging SMS and Social sends,
+# Connect's StartTaskContact from a contact flow, and the SSM reads of access tokens.
+# botocore's defaults (60 s to connect, 60 s to read, then retries) would outlast a
+# contact flow's 8 s, so these clients wait little and make one attempt. A send is not
+# retried anyway, because a read timeout can follow a send that went through.
+BOUNDED_SERVICES = frozenset({"pinpoint-sms-voice-v2", "socialmessaging", "connect", "ssm"})
+CONNECT_TIMEOUT_SECONDS = 1
 
 
 @cache
 def client(service: str) -> Any:
     """Return the shared client of one AWS service for this container."""
-    return boto3.session.Session().client(service, region_name=get_settings().region)
+    config = _bounded_config() if service in BOUNDED_SERVICES else None
+    return boto3.session.Session().client(service, region_name=get_settings().region, config=config)
+
+
+def _bounded_config() -> Config:
+    return Config(
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        read_timeout=get_settings().send_timeout_seconds,
+        retries={"mode": "standard", "total_max_attempts": 1},
+    )
+
+
+def bounded_request_seconds() -> float:
+    """Return the maximum seconds one request of a bounded service takes: connect plus read."""
+    return CONNECT_TIMEOUT_SECONDS + get_settings().send_timeout_seconds
 
 
 def reset_clients() -> None:

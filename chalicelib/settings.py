@@ -102,6 +102,10 @@ class Settings(BaseModel):
     messenger_verify_token_parameter: str = Field(default="", pattern=r"^(/[\w.-]+)+$")
     # Days a quarantined email's record (ids and verdicts, no content) is kept.
     quarantine_ttl_days: int = Field(default=30, ge=1, le=365)
+    # Seconds one request to End User Messaging SMS or Social, Connect or SSM may wait
+    # for its response. Connecting may take 1 s more. A contact flow action makes
+    # such a request only while both fit in what is left of its 8 s.
+    send_timeout_seconds: float = Field(default=2, gt=0, le=10)
 
     @model_validator(mode="before")
     @classmethod
@@ -182,6 +186,7 @@ ENVIRONMENT_NAMES = {
     "messenger_app_secret_parameter": "VENTANILLA_MESSENGER_APP_SECRET_PARAMETER",
     "messenger_verify_token_parameter": "VENTANILLA_MESSENGER_VERIFY_TOKEN_PARAMETER",
     "quarantine_ttl_days": "VENTANILLA_QUARANTINE_TTL_DAYS",
+    "send_timeout_seconds": "VENTANILLA_SEND_TIMEOUT_SECONDS",
 }
 
 DEFAULTS = {
