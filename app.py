@@ -100,7 +100,7 @@ def post_case_reply(case_id):
 
 @app.lambda_function(name="connect_contact_flow")
 def connect_contact_flow(event, context):
-    return connect.handle(event)
+    return connect.handle(event, context)
 
 
 @app.on_sns_message(topic=settings.INBOUND_SMS_TOPIC, name="inbound_sms")

@@ -37,6 +37,9 @@ class AgencyConfig:
     contact_options: str | None = None
     # Approved WhatsApp templates: purpose → language → {"name", "language", "parameters"}.
     whatsapp_templates: dict = field(default_factory=dict)
+    # The web chat page that send_link sends, and the Connect flow that queues callbacks.
+    chat_url: str | None = None
+    connect_callback_flow_id: str | None = None
 
     def language_for(self, requested: str | None) -> str:
         """Return the requested language if the agency serves it, else its default."""
@@ -88,6 +91,8 @@ def get_agency(agency_id: str) -> AgencyConfig:
         whatsapp_social_phone_number_arn=item.whatsapp_social_phone_number_arn,
         messenger_page_id=item.messenger_page_id,
         email_address=item.email_address,
+        chat_url=item.chat_url,
+        connect_callback_flow_id=item.connect_callback_flow_id,
     )
     _agencies[agency_id] = (time.monotonic(), config)
     return config

@@ -408,6 +408,12 @@ class Agency(TableItem):
     messenger_page_id = UnicodeAttribute(null=True)
     # The address citizens write to and the agency's replies come from, lower-cased.
     email_address = UnicodeAttribute(null=True)
+    # The agency's web chat page, which the phone line sends to callers who would rather
+    # write (the contact flow's send_link), such as "https://example.gob/chat".
+    chat_url = UnicodeAttribute(null=True)
+    # The id of the Connect flow that queues a callback task (the contact flow's
+    # request_callback), in the agency's Connect instance.
+    connect_callback_flow_id = UnicodeAttribute(null=True)
 
 
 class AgencyEndpoint(TableItem):

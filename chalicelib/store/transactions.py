@@ -59,6 +59,10 @@ class Transaction:
     def update(self, item: Any, actions: list, tag: str, condition: Any = None) -> None:
         self._operations.append(("update", tag, item, condition, actions))
 
+    def extend(self, other: "Transaction") -> None:
+        """Add every write of `other`, which stays as it was."""
+        self._operations.extend(other._operations)
+
     def __len__(self) -> int:
         return len(self._operations)
 

@@ -27,9 +27,11 @@ DEVELOPMENT_META_SECRETS = {
 DEVELOPMENT_WHATSAPP_TOKEN = "dev-whatsapp-access-token-5b7e21"  # noqa: S105 - not a real token
 DEVELOPMENT_PAGE_TOKEN = "dev-messenger-page-token-{page_id}"  # noqa: S105 - not a real token
 
-# Templates as an agency registers them with Meta: `{{1}}` is the case reference and
-# `{{2}}` the text, such as "Novedades de su caso {{1}}: {{2}}".
-CASE_UPDATE_TEMPLATES = {
+# Templates as an agency registers them with Meta, by purpose. In "case_update", `{{1}}`
+# is the case reference and `{{2}}` the text, such as "Novedades de su caso {{1}}: {{2}}".
+# In "chat_link", `{{1}}` is the sentence with the chat address that a call sends, such
+# as "Mensaje de la oficina de atención: {{1}}".
+DEMO_TEMPLATES = {
     "case_update": {
         "es": {
             "name": "ventanilla_case_update",
@@ -41,7 +43,11 @@ CASE_UPDATE_TEMPLATES = {
             "language": "en_US",
             "parameters": ["case_reference", "text"],
         },
-    }
+    },
+    "chat_link": {
+        "es": {"name": "ventanilla_chat_link", "language": "es_MX", "parameters": ["text"]},
+        "en": {"name": "ventanilla_chat_link", "language": "en_US", "parameters": ["text"]},
+    },
 }
 
 DEMO_AGENCY = {
@@ -66,7 +72,10 @@ DEMO_AGENCY = {
     "contact_options": (
         "Llame al 55 5000 0100 (lun-vie 9-18 h) o escriba a atencion@demo.ventanilla.example"
     ),
-    "whatsapp_templates": CASE_UPDATE_TEMPLATES,
+    "whatsapp_templates": DEMO_TEMPLATES,
+    "chat_url": "https://demo.ventanilla.example/chat",
+    # The flow that queues callback tasks in the demo instance (development value).
+    "connect_callback_flow_id": "7e3b1c2d-4a5f-4b6c-8d7e-9f0a1b2c3d4e",
     **DEVELOPMENT_META_SECRETS,
 }
 
@@ -119,6 +128,8 @@ def seed_agency(agency: dict) -> None:
         email_address=agency["email_address"],
         contact_options=agency.get("contact_options"),
         whatsapp_templates=agency.get("whatsapp_templates"),
+        chat_url=agency.get("chat_url"),
+        connect_callback_flow_id=agency.get("connect_callback_flow_id"),
     ).save()
     endpoints = {
         "sms": agency["sms_number"],

@@ -12,7 +12,7 @@ REFERENCES = [format_reference(new_reference()), "999-999-999"]
 
 
 def automatic_texts():
-    """Yield each SMS sent without a person writing it: reference notices and consent replies."""
+    """Yield each SMS sent without a person writing it: notices, consent replies, call texts."""
     for language in prompts.LANGUAGES:
         for reference in REFERENCES:
             yield (
@@ -26,6 +26,25 @@ def automatic_texts():
             f"help-{language}",
             consent.confirmation_text(consent.HELP, language, contact_options=options),
         )
+        yield from texts_sent_from_calls(language)
+
+
+def texts_sent_from_calls(language):
+    """Yield the chat link and the case summaries that send_link sends, with the demo address."""
+    url = DEMO_AGENCY["chat_url"]
+    yield f"chat_link-{language}", prompts.text("chat_link", language, url=url)
+    for status in ("open", "waiting_citizen", "resolved", "closed"):
+        word = prompts.status_word(status, language)
+        for reference in REFERENCES:
+            values = {"reference": reference, "status": word}
+            yield (
+                f"case_summary-{language}-{status}-{reference}",
+                prompts.text("case_summary", language, **values),
+            )
+            yield (
+                f"case_summary_link-{language}-{status}-{reference}",
+                prompts.text("case_summary_link", language, url=url, **values),
+            )
 
 
 @pytest.mark.parametrize(("name", "text"), list(automatic_texts()))

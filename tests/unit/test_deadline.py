@@ -1,4 +1,4 @@
-"""The deadline of outbound requests: absent, counting down, and nested."""
+"""The deadline of outbound requests, and the part of Connect's 8 s a contact flow gives it."""
 
 from dataclasses import dataclass
 
@@ -55,3 +55,30 @@ def test_deadline_inner_block_restores_outer(clock):
         with deadline.limit(1):
             assert deadline.seconds_left() == pytest.approx(1)
         assert deadline.seconds_left() == pytest.approx(6)
+
+
+@dataclass
+class LambdaContext:
+    remaining_ms: int
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+@pytest.mark.parametrize(
+    ("remaining_ms", "on_lambda", "expected"),
+    [
+        (8000, True, 6.5),
+        (30000, True, 6.5),
+        (5000, True, 3.5),
+        (1000, True, 0.0),
+        (3000, False, 6.5),
+    ],
+    ids=["connect_limit", "long_timeout", "short_timeout", "nearly_over", "test_client"],
+)
+def test_contact_flow_outbound_seconds(remaining_ms, on_lambda, expected):
+    from chalicelib.channels import connect
+
+    seconds = connect.outbound_seconds(LambdaContext(remaining_ms), on_lambda)
+
+    assert seconds == pytest.approx(expected)
