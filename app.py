@@ -3,7 +3,15 @@
 from chalice import Chalice
 
 from chalicelib import settings
-from chalicelib.channels import agent_api, chat, connect, inbound_email, sms, webhooks
+from chalicelib.channels import (
+    agent_api,
+    chat,
+    connect,
+    connect_chat,
+    inbound_email,
+    sms,
+    webhooks,
+)
 from chalicelib.channels.http import handle_errors, json_response
 from chalicelib.observability import logging_middleware
 
@@ -116,3 +124,8 @@ def inbound_whatsapp_social(event):
 @app.on_sns_message(topic=settings.INBOUND_EMAIL_TOPIC, name="inbound_email")
 def inbound_email_handler(event):
     inbound_email.handle(event.to_dict())
+
+
+@app.on_sns_message(topic=settings.CONNECT_CHAT_STREAM_TOPIC, name="connect_chat_stream")
+def connect_chat_stream(event):
+    connect_chat.handle(event.to_dict())

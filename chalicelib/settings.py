@@ -15,6 +15,9 @@ WHATSAPP_SOCIAL_TOPIC = os.environ.get(
 INBOUND_EMAIL_TOPIC = os.environ.get(
     "VENTANILLA_INBOUND_EMAIL_TOPIC", "ventanilla-local-inbound-email"
 )
+CONNECT_CHAT_STREAM_TOPIC = os.environ.get(
+    "VENTANILLA_CONNECT_CHAT_STREAM_TOPIC", "ventanilla-local-connect-chat-stream"
+)
 
 # The secrets of the deployment's one Meta app, which serves every agency's WhatsApp
 # numbers and Messenger pages. Each settings field maps to the end of its SSM name.

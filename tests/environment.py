@@ -18,6 +18,7 @@ TEST_ENVIRONMENT = {
     "VENTANILLA_INBOUND_SMS_TOPIC": "ventanilla-test-inbound-sms",
     "VENTANILLA_WHATSAPP_SOCIAL_TOPIC": "ventanilla-test-whatsapp-social",
     "VENTANILLA_INBOUND_EMAIL_TOPIC": "ventanilla-test-inbound-email",
+    "VENTANILLA_CONNECT_CHAT_STREAM_TOPIC": "ventanilla-test-connect-chat-stream",
     "POWERTOOLS_SERVICE_NAME": "ventanilla",
     # Graph API sends go to a closed loopback port unless a test serves a fake there,
     # so no test or benchmark ever reaches Meta.

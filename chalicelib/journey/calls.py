@@ -16,19 +16,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, PutError
 from pynamodb.transactions import TransactGet
 
 from chalicelib.agencies import AgencyConfig
 from chalicelib.clock import utc_now
 from chalicelib.errors import DuplicateEventError
 from chalicelib.journey import prompts
-from chalicelib.journey.models import OPEN_STATUSES, VOICE, Identity
+from chalicelib.journey.models import CONNECT_CHAT, OPEN_STATUSES, VOICE, Identity
 from chalicelib.journey.records import (
     contact_id_for,
     new_claim,
     new_contact,
     new_id,
+    new_link,
     new_marker,
     new_profile,
 )
@@ -109,6 +110,8 @@ def identify(call: Call) -> dict[str, str]:
         answer["channels"] = ",".join(sorted(profile.channels))
     answer["prompt"] = _greeting(language, caller.known, first_name, open_cases)
     record_call(call, caller.citizen_id, "identify", pending=caller.pending)
+    if call.channel == CONNECT_CHAT and caller.citizen_id is not None:
+        _link_chat_conversation(call, caller.citizen_id, language, caller.open_cases)
     return answer
 
 
@@ -329,6 +332,29 @@ def new_call_contact(
         identity_verified=False,
         actions={action},
     )
+
+
+def _link_chat_conversation(
+    call: Call, citizen_id: str, language: str, open_cases: dict[str, dict] | None
+) -> None:
+    """Link a Connect chat's conversation identity to the citizen its customer endpoint names.
+
+    The chat's streamed messages (`connect_chat_stream`) carry neither the customer
+    endpoint nor the contact's attributes, so they find the citizen through this link,
+    which also carries the caller's open case here. A link the stream wrote first stays.
+    """
+    link = new_link(CONNECT_CHAT, call.call_id, citizen_id, CONNECT_CHAT, language, utc_now())
+    entry = (open_cases or {}).get(call.agency.agency_id)
+    if entry:
+        link.open_cases = {call.agency.agency_id: entry}
+    try:
+        link.save(condition=IdentityLink.pk.does_not_exist())
+    except PutError as error:
+        if error.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        logger.info("chat conversation already linked", extra={"citizen_id": citizen_id})
+        return
+    logger.info("chat conversation linked", extra={"citizen_id": citizen_id})
 
 
 def add_action(marker: DedupeMarker, action: str, case: Case | None) -> None:
