@@ -20,7 +20,7 @@ from chalicelib.identity.phones import PhoneNumberError, normalize_phone
 from chalicelib.journey import call_links, callbacks, calls
 from chalicelib.journey.models import CONNECT_CHAT, VOICE, Identity
 from chalicelib.observability import logger
-from chalicelib.settings import get_settings
+from chalicelib.settings import SettingsError, get_settings
 
 # Caller ids that mean "withheld"; Connect passes what the carrier sent.
 ANONYMOUS_CALLERS = {"anonymous", "unknown", "restricted", "private", "unavailable"}
@@ -156,7 +156,12 @@ def outbound_seconds(context: Any, on_lambda: bool) -> float:
 
 def handle(event: Any, context: Any = None) -> dict[str, str]:
     """Run the requested action and return the flat answer; never raises."""
-    with deadline.limit(outbound_seconds(context, get_settings().on_lambda)):
+    try:
+        on_lambda = get_settings().on_lambda
+    except SettingsError:
+        # _handle returns the error answer of the invalid configuration, and the context caps time.
+        on_lambda = True
+    with deadline.limit(outbound_seconds(context, on_lambda)):
         return _handle(event)
 
 

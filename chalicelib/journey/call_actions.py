@@ -91,8 +91,8 @@ def remembered_case(caller: Caller, agency: AgencyConfig, now: datetime) -> Case
     a message would join it. Its status is not read, so a case resolved within that
     window still counts.
     """
-    entry = (caller.open_cases or {}).get(agency.agency_id)
-    if not entry or not entry.get("case_id") or not entry.get("last_activity_at"):
+    entry = (caller.open_cases or {}).get(agency.agency_id) or {}
+    if not all(entry.get(key) for key in ("case_id", "reference", "last_activity_at")):
         return None
     if parse_utc(entry["last_activity_at"]) < now - timedelta(days=agency.active_case_days):
         return None

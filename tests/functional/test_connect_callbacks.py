@@ -399,3 +399,20 @@ def test_callback_logs_contain_no_phone_number(client, tasks, known_reference, l
     assert any('"callback scheduled"' in line for line in lines)
     for phone in (CALLER, UNKNOWN_CALLER):
         assert not any(phone.removeprefix("+52") in line for line in lines), phone
+
+
+def test_callback_invalid_settings_answers_error(client, monkeypatch):
+    """Settings that fail validation still get the flow an answer, not a function error."""
+    from chalicelib import settings
+
+    def invalid(*_: Any) -> Any:
+        raise settings.SettingsError("invalid configuration: VENTANILLA_TABLE: too short")
+
+    monkeypatch.setattr("chalicelib.channels.connect.get_settings", invalid)
+    monkeypatch.setattr("chalicelib.channels.connect.agency_for_endpoint", invalid)
+
+    answer = request_callback(client)
+
+    assert_flat_answer(answer)
+    assert answer["result"] == "error"
+    assert answer["error_code"] == "internal_error"
