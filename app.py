@@ -8,6 +8,7 @@ from chalicelib.channels import (
     appointments,
     chat,
     connect,
+    connect_chat,
     connect_events,
     connect_records,
     inbound_email,
@@ -137,7 +138,7 @@ def get_satisfaction_report(agency_id):
 
 @app.lambda_function(name="connect_contact_flow")
 def connect_contact_flow(event, context):
-    return connect.handle(event)
+    return connect.handle(event, context)
 
 
 @app.on_sns_message(topic=settings.INBOUND_SMS_TOPIC, name="inbound_sms")
@@ -205,3 +206,8 @@ def connect_contact_events(event):
 @app.on_kinesis_record(stream=settings.CONTACT_RECORDS_STREAM, name="connect_contact_records")
 def connect_contact_records(event):
     return connect_records.handle(event.to_dict())
+
+
+@app.on_sns_message(topic=settings.CONNECT_CHAT_STREAM_TOPIC, name="connect_chat_stream")
+def connect_chat_stream(event):
+    connect_chat.handle(event.to_dict())

@@ -39,11 +39,8 @@ from chalicelib import clock
 from tests import support_notify as notify_hooks
 from tests import support_streams as streams
 from tests import support_webhooks as hooks
-from tests.support_calls import (
-    AwsCallLog,
-    count_aws_calls,
-    stub_send_text_message,
-)
+from tests.support_calls import AwsCallLog, count_aws_calls, stub_send_text_message
+from tests.support_connect import connect_tasks
 
 time.tzset()
 
@@ -404,6 +401,71 @@ def case_status_first(driver: Driver) -> AwsCallLog:
     return log
 
 
+def callback_after_identify(driver: Driver) -> AwsCallLog:
+    driver.sms(CITIZEN_PHONE, "Hay una fuga de agua en mi calle", "sms-1")
+    driver.new_container()
+    driver.call(CITIZEN_PHONE, "identify")
+    with connect_tasks() as tasks:
+        tasks.answer()
+        with count_aws_calls() as log:
+            answer = driver.call(CITIZEN_PHONE, "request_callback")
+    _expect(answer["callback_scheduled"] == "true", "the callback was not scheduled")
+    return log
+
+
+def callback_first(driver: Driver) -> AwsCallLog:
+    driver.sms(CITIZEN_PHONE, "Hay una fuga de agua en mi calle", "sms-1")
+    driver.warm_contact_flow()
+    with connect_tasks() as tasks:
+        tasks.answer()
+        with count_aws_calls() as log:
+            driver.call(CITIZEN_PHONE, "request_callback")
+    return log
+
+
+def callback_repeated(driver: Driver) -> AwsCallLog:
+    driver.sms(CITIZEN_PHONE, "Hay una fuga de agua en mi calle", "sms-1")
+    driver.new_container()
+    driver.call(CITIZEN_PHONE, "identify")
+    with connect_tasks() as tasks:
+        tasks.answer()
+        driver.call(CITIZEN_PHONE, "request_callback")
+        with count_aws_calls() as log:
+            driver.call(CITIZEN_PHONE, "request_callback")
+    _expect(len(tasks.requests) == 1, "the repeated request started a second task")
+    return log
+
+
+def link_unknown_after_identify(driver: Driver) -> AwsCallLog:
+    driver.new_container()
+    driver.call(CITIZEN_PHONE, "identify")
+    with count_aws_calls() as log:
+        answer = driver.call(CITIZEN_PHONE, "send_link")
+    _expect(answer["link_content"] == "link", f"send_link sent {answer['link_content']}")
+    _expect(answer["link_channel"] == "sms", f"the link went by {answer['link_channel']}")
+    return log
+
+
+def summary_known_after_identify(driver: Driver) -> AwsCallLog:
+    driver.sms(CITIZEN_PHONE, "Hay una fuga de agua en mi calle", "sms-1")
+    driver.new_container()
+    driver.call(CITIZEN_PHONE, "identify")
+    with count_aws_calls() as log:
+        answer = driver.call(CITIZEN_PHONE, "send_link")
+    _expect(answer["link_content"] == "case_summary", f"send_link sent {answer['link_content']}")
+    return log
+
+
+def link_repeated(driver: Driver) -> AwsCallLog:
+    driver.new_container()
+    driver.call(CITIZEN_PHONE, "identify")
+    driver.call(CITIZEN_PHONE, "send_link")
+    with count_aws_calls() as log:
+        driver.call(CITIZEN_PHONE, "send_link")
+    _expect(len(driver.sent_sms) == 1, "the repeated request sent a second SMS")
+    return log
+
+
 def whatsapp_known(driver: Driver) -> AwsCallLog:
     driver.whatsapp("wamid.bench-1", "Hay una fuga de agua en mi calle")
     with count_aws_calls() as log:
@@ -659,6 +721,22 @@ SCENARIOS = (
         CONTACT_FLOW, "case_status after identify in the same call", case_status_after_identify
     ),
     Scenario(CONTACT_FLOW, "case_status as a call's first action, warm", case_status_first),
+    Scenario(
+        CONTACT_FLOW, "request_callback after identify, known caller", callback_after_identify
+    ),
+    Scenario(CONTACT_FLOW, "request_callback as a call's first action, warm", callback_first),
+    Scenario(CONTACT_FLOW, "request_callback repeated by Connect", callback_repeated),
+    Scenario(
+        CONTACT_FLOW,
+        "send_link after identify, unknown caller (chat link)",
+        link_unknown_after_identify,
+    ),
+    Scenario(
+        CONTACT_FLOW,
+        "send_link after identify, known caller (case summary)",
+        summary_known_after_identify,
+    ),
+    Scenario(CONTACT_FLOW, "send_link repeated by Connect", link_repeated),
     Scenario(WHATSAPP, "known citizen with an open case, warm", whatsapp_known),
     Scenario(WHATSAPP, "known citizen sending wa_id and user_id, warm", whatsapp_both_ids),
     Scenario(WHATSAPP, "duplicate delivery of a recorded message, warm", whatsapp_duplicate),

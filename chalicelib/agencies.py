@@ -52,6 +52,9 @@ class AgencyConfig:
     surveys_enabled: bool = True
     survey_delay_seconds: int = DEFAULT_SURVEY_DELAY_SECONDS
     survey_answer_seconds: int = DEFAULT_SURVEY_ANSWER_SECONDS
+    # The web chat page that send_link sends, and the Connect flow that queues callbacks.
+    chat_url: str | None = None
+    connect_callback_flow_id: str | None = None
 
     def language_for(self, requested: str | None) -> str:
         """Return the requested language if the agency serves it, else its default."""
@@ -109,6 +112,8 @@ def get_agency(agency_id: str) -> AgencyConfig:
         surveys_enabled=item.surveys_enabled is not False,
         survey_delay_seconds=_seconds(item.survey_delay_seconds, DEFAULT_SURVEY_DELAY_SECONDS),
         survey_answer_seconds=_seconds(item.survey_answer_seconds, DEFAULT_SURVEY_ANSWER_SECONDS),
+        chat_url=item.chat_url,
+        connect_callback_flow_id=item.connect_callback_flow_id,
     )
     _agencies[agency_id] = (time.monotonic(), config)
     return config

@@ -21,6 +21,9 @@ WORKFLOW_TASKS_QUEUE = os.environ.get(
 CONTACT_RECORDS_STREAM = os.environ.get(
     "VENTANILLA_CONTACT_RECORDS_STREAM", "ventanilla-local-contact-records"
 )
+CONNECT_CHAT_STREAM_TOPIC = os.environ.get(
+    "VENTANILLA_CONNECT_CHAT_STREAM_TOPIC", "ventanilla-local-connect-chat-stream"
+)
 
 # The secrets of the deployment's one Meta app, which serves every agency's WhatsApp
 # numbers and Messenger pages. Each settings field maps to the end of its SSM name.
@@ -137,6 +140,10 @@ class Settings(BaseModel):
     webhook_budget_seconds: float = Field(default=20, gt=0, lt=API_GATEWAY_TIMEOUT_SECONDS)
     # The SQS queue where contact records that failed are parked for replay.
     parked_records_queue: str = Field(default="", pattern=r"^[A-Za-z0-9_-]{1,80}$")
+    # Seconds one request to End User Messaging SMS or Social, Connect or SSM may wait
+    # for its response. Connecting may take 1 s more. A contact flow action makes
+    # such a request only while both fit in what is left of its 8 s.
+    send_timeout_seconds: float = Field(default=2, gt=0, le=10)
 
     @model_validator(mode="before")
     @classmethod
@@ -230,6 +237,7 @@ ENVIRONMENT_NAMES = {
     "webhook_workers": "VENTANILLA_WEBHOOK_WORKERS",
     "webhook_budget_seconds": "VENTANILLA_WEBHOOK_BUDGET_SECONDS",
     "parked_records_queue": "VENTANILLA_PARKED_RECORDS_QUEUE",
+    "send_timeout_seconds": "VENTANILLA_SEND_TIMEOUT_SECONDS",
 }
 
 DEFAULTS = {

@@ -20,6 +20,7 @@ TEST_ENVIRONMENT = {
     "VENTANILLA_INBOUND_EMAIL_TOPIC": "ventanilla-test-inbound-email",
     "VENTANILLA_WORKFLOW_TASKS_QUEUE": "ventanilla-test-workflow-tasks",
     "VENTANILLA_CONTACT_RECORDS_STREAM": "ventanilla-test-contact-records",
+    "VENTANILLA_CONNECT_CHAT_STREAM_TOPIC": "ventanilla-test-connect-chat-stream",
     "POWERTOOLS_SERVICE_NAME": "ventanilla",
     # Graph API sends go to a closed loopback port unless a test serves a fake there,
     # so no test or benchmark ever reaches Meta.

@@ -120,6 +120,19 @@ def graph_fake(delay_seconds: float = 0) -> Iterator[GraphFake]:
         thread.join(5)
 
 
+def graph_pointed_at_fake(monkeypatch: Any) -> Iterator[GraphFake]:
+    """Serve a GraphFake and point the product's Graph API setting at it, for a fixture."""
+    from aws_lambda_powertools.utilities import parameters
+
+    with graph_fake() as fake:
+        monkeypatch.setenv("VENTANILLA_META_GRAPH_URL", fake.url)
+        reload_settings()
+        parameters.clear_caches()
+        yield fake
+    reload_settings()
+    parameters.clear_caches()
+
+
 def reload_settings() -> settings.Settings:
     """Read the settings from the environment again, outside any Chalice test client call.
 

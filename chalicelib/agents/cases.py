@@ -9,22 +9,18 @@ final contact and the case update are then written in one transaction.
 """
 
 from dataclasses import dataclass
-from datetime import timedelta
-
-from pynamodb.exceptions import PutError
 
 from chalicelib.agencies import get_agency
 from chalicelib.agents.access import Agent, HiddenError
 from chalicelib.agents.schemas import CaseView, DeadlineView, ReplyResult
-from chalicelib.clock import isoformat_z, parse_utc, utc_now
+from chalicelib.clock import parse_utc, utc_now
 from chalicelib.errors import ConflictError, ForbiddenError, NotFoundError
-from chalicelib.journey import lifecycle
+from chalicelib.journey import idempotency, lifecycle
 from chalicelib.journey.models import CHAT, EMAIL, MESSENGER, SMS, WHATSAPP
 from chalicelib.journey.references import format_reference
 from chalicelib.notify import sender
 from chalicelib.notify.attempts import DELIVERED, SENT
 from chalicelib.observability import logger
-from chalicelib.settings import get_settings
 from chalicelib.store.models import (
     Case,
     Contact,
@@ -156,30 +152,9 @@ def _visible_case(agent: Agent, case_id: str) -> Case:
 
 
 def _claim(case: Case, external_id: str) -> bool:
-    """Write the key's dedupe marker before sending, and return False when the key was used.
-
-    The marker names no contact until the reply is recorded, so a retry that arrives
-    meanwhile can tell "still sending" from "sent".
-    """
-    now = utc_now()
-    marker = DedupeMarker(
-        event_key(REPLY_EVENTS, external_id),
-        "EVENT",
-        citizen_id=case.citizen_id,
-        contact_sk="",
-        contact_id="",
-        case_id=case.case_id,
-        case_reference=case.reference,
-        recorded_at=isoformat_z(now),
-        expires_at=now + timedelta(days=get_settings().dedupe_ttl_days),
-    )
-    try:
-        marker.save(condition=DedupeMarker.pk.does_not_exist())
-    except PutError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    """Write the key's dedupe marker before sending, and return False when the key was used."""
+    key = event_key(REPLY_EVENTS, external_id)
+    return idempotency.claim(key, case.citizen_id, utc_now(), case.case_id, case.reference)
 
 
 def _send_reply(agent: Agent, case: Case, text: str, external_id: str) -> _Reply:

@@ -30,8 +30,8 @@ def answer(call: calls.Call, action: str, parameters: dict[str, str]) -> dict[st
 
 def _confirm_or_cancel(call: calls.Call, action: str, keyed: str | None) -> dict[str, str]:
     """Confirm or cancel the appointment of the keyed case and return the flow's answer."""
-    caller = calls._find_caller(call)
-    language = calls._language(call, caller)
+    caller = calls.find_caller(call)
+    language = calls.caller_language(call, caller)
 
     reference = parse_reference(keyed or "")
     if reference is None:
@@ -46,7 +46,7 @@ def _confirm_or_cancel(call: calls.Call, action: str, keyed: str | None) -> dict
 
     # The reference was sent only to the citizen who booked, so a call from an unknown
     # caller id is recorded on that citizen's timeline, as case_status does.
-    calls._record_call(call, caller.citizen_id or case.citizen_id, action, case)
+    calls.record_call(call, caller.citizen_id or case.citizen_id, action, case)
     if appointment.status == CANCELLED:
         return {
             **_plain("not_found", language, "phone_already_cancelled"),

@@ -62,7 +62,7 @@ def book(call: calls.Call, parameters: dict[str, str]) -> dict[str, str]:
         return _answer("not_found", language, "phone_booking_conflict")
 
     case = Case.get(case_key(booked.case_id), "CASE")
-    calls._record_call(call, booked.citizen_id, BOOK_ACTION, case)
+    calls.record_call(call, booked.citizen_id, BOOK_ACTION, case)
     when = texts.spoken_time(parse_utc(booked.starts_at), call.agency.timezone, language)
     prompt = texts.text(
         "phone_booked", language, when=when, reference=spoken_reference(booked.reference)

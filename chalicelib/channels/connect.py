@@ -12,28 +12,34 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pynamodb.exceptions import PynamoDBException
 
+from chalicelib import deadline
 from chalicelib.agencies import AgencyConfig, agency_for_endpoint
 from chalicelib.appointments import phone as appointment_phone
 from chalicelib.channels.validation import validate
 from chalicelib.errors import VentanillaError
 from chalicelib.identity.phones import PhoneNumberError, normalize_phone
-from chalicelib.journey import calls
-from chalicelib.journey.models import VOICE, Identity
+from chalicelib.journey import call_links, callbacks, calls
+from chalicelib.journey.models import CONNECT_CHAT, VOICE, Identity
 from chalicelib.observability import logger
+from chalicelib.settings import SettingsError, get_settings
 
 # Caller ids that mean "withheld"; Connect passes what the carrier sent.
 ANONYMOUS_CALLERS = {"anonymous", "unknown", "restricted", "private", "unavailable"}
 
 # Connect channels as stored on the timeline; a channel added later keeps its
 # own name in lower case.
-CHANNELS = {"VOICE": VOICE, "CHAT": "connect_chat", "TASK": "task", "EMAIL": "email"}
-
-# Actions of the contact flow interface that are not built yet. A flow that
-# requests one gets an error answer with a prompt saying the option is not ready.
-PLANNED_ACTIONS = frozenset({"request_callback", "send_link"})
+CHANNELS = {"VOICE": VOICE, "CHAT": CONNECT_CHAT, "TASK": "task", "EMAIL": "email"}
 
 # The language of an error answer to an event that names no agency.
 FALLBACK_LANGUAGE = "es"
+
+# Connect waits at most 8 s for the "Invoke AWS Lambda function" block, and takes the
+# block's error branch after that. Outbound requests (Connect, SMS, WhatsApp) must end
+# early enough to leave time to record them and to return the answer. The two
+# reserves are estimates: a healthy DynamoDB write takes milliseconds.
+CONNECT_WAIT_SECONDS = 8.0
+RECORD_RESERVE_SECONDS = 1.0
+ANSWER_RESERVE_SECONDS = 0.5
 
 
 class _Tolerant(BaseModel):
@@ -90,12 +96,17 @@ def parse_call(event: Any) -> tuple[calls.Call, str, dict[str, str]]:
     agency = agency_for_endpoint("connect", data.InstanceARN)
     parameters = details.Parameters or {}
     action = (parameters.get("action") or "identify").strip().lower()
+    queue = data.Queue or QueueInfo()
     call = calls.Call(
         agency=agency,
         call_id=data.InitialContactId or data.ContactId,
         channel=_channel(data.Channel),
         caller=_caller(data.CustomerEndpoint, agency),
         language_hint=_language(data),
+        contact_id=data.ContactId,
+        instance_arn=data.InstanceARN,
+        queue_arn=queue.ARN or None,
+        queue_name=queue.Name or None,
     )
     return call, action, parameters
 
@@ -127,8 +138,31 @@ def _language(data: ContactData) -> str | None:
     return code.split("-")[0].split("_")[0].lower()
 
 
-def handle(event: Any) -> dict[str, str]:
+def outbound_seconds(context: Any, on_lambda: bool) -> float:
+    """Return the seconds outbound requests may take, counted from the invocation's start.
+
+    On Lambda the function's remaining time caps Connect's 8 s, in case the function
+    timeout is the shorter. The test client of Chalice 1.34 gives every context 3 s
+    whatever the configured timeout, so off Lambda the context is not read.
+    """
+    available = CONNECT_WAIT_SECONDS
+    if on_lambda and context is not None:
+        available = min(available, context.get_remaining_time_in_millis() / 1000)
+    return max(0.0, available - RECORD_RESERVE_SECONDS - ANSWER_RESERVE_SECONDS)
+
+
+def handle(event: Any, context: Any = None) -> dict[str, str]:
     """Run the requested action and return the flat answer; never raises."""
+    try:
+        on_lambda = get_settings().on_lambda
+    except SettingsError:
+        # _handle returns the error answer of the invalid configuration, and the context caps time.
+        on_lambda = True
+    with deadline.limit(outbound_seconds(context, on_lambda)):
+        return _handle(event)
+
+
+def _handle(event: Any) -> dict[str, str]:
     language = FALLBACK_LANGUAGE
     try:
         call, action, parameters = parse_call(event)
@@ -157,8 +191,10 @@ def _run(call: calls.Call, action: str, parameters: dict[str, str], language: st
         return calls.case_status(call, parameters.get("case_reference"))
     if action in appointment_phone.ACTIONS:
         return appointment_phone.answer(call, action, parameters)
-    if action in PLANNED_ACTIONS:
-        logger.warning("contact flow action not built yet")
-        return calls.error_answer(language, "action_unavailable", prompt="action_unavailable")
+    if action == "request_callback":
+        return callbacks.request_callback(call, parameters.get("case_reference"))
+    if action == "send_link":
+        channel = (parameters.get("channel") or "").strip().lower() or None
+        return call_links.send_link(call, channel, parameters.get("case_reference"))
     logger.warning("contact flow action unknown")
     return calls.error_answer(language, "unknown_action")

@@ -5,6 +5,8 @@ validate the fields the channels read, so that a record without them is rejected
 with the field's path.
 """
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -14,6 +16,9 @@ class SnsNotification(BaseModel):
     MessageId: str = Field(min_length=1)
     Message: str
     Timestamp: str
+    # The Connect chat stream reads these, because only they name its Connect instance.
+    TopicArn: str | None = None
+    MessageAttributes: dict[str, Any] | None = None
 
 
 class SnsRecord(BaseModel):

@@ -13,21 +13,23 @@ ran first in the call.
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, PutError
 from pynamodb.transactions import TransactGet
 
 from chalicelib.agencies import AgencyConfig
 from chalicelib.clock import isoformat_z, utc_now
 from chalicelib.errors import DuplicateEventError
 from chalicelib.journey import prompts
-from chalicelib.journey.models import OPEN_STATUSES, VOICE, Identity
+from chalicelib.journey.models import CONNECT_CHAT, OPEN_STATUSES, VOICE, Identity
 from chalicelib.journey.records import (
     contact_id_for,
     new_claim,
     new_contact,
     new_id,
+    new_link,
     new_marker,
     new_profile,
 )
@@ -60,10 +62,16 @@ class Call:
     channel: str
     caller: Identity | None
     language_hint: str | None
+    # The leg that invoked the flow (Connect's ContactId), its instance, and the queue
+    # the flow set, which a callback joins.
+    contact_id: str | None = None
+    instance_arn: str | None = None
+    queue_arn: str | None = None
+    queue_name: str | None = None
 
 
 @dataclass
-class _Caller:
+class Caller:
     """The citizen behind a caller id, and what identify read or prepared for them."""
 
     citizen_id: str | None = None
@@ -74,16 +82,18 @@ class _Caller:
     profile: CitizenProfile | None = None
     # Writes that create the caller's provisional profile, if any.
     pending: Transaction | None = None
+    # The open case the caller's identity link remembers for each agency.
+    open_cases: dict[str, dict] | None = None
 
 
 def identify(call: Call) -> dict[str, str]:
     """Greet the caller, say how many cases they have open, and record the call."""
-    caller = _find_caller(call)
+    caller = find_caller(call)
     if caller.citizen_id is not None:
         caller.profile = _profile(caller.citizen_id)
     elif call.caller is not None:
-        caller = _new_caller(call)
-    language = _language(call, caller)
+        caller = new_caller(call)
+    language = caller_language(call, caller)
     cases = _open_cases(caller, call.agency.agency_id)
     open_cases = len(cases)
     # Only that an appointment is pending, like the open case count: its time is a
@@ -105,31 +115,33 @@ def identify(call: Call) -> dict[str, str]:
     if profile is not None and profile.channels:
         answer["channels"] = ",".join(sorted(profile.channels))
     answer["prompt"] = _greeting(language, caller.known, first_name, open_cases)
-    _record_call(call, caller.citizen_id, "identify", pending=caller.pending)
+    record_call(call, caller.citizen_id, "identify", pending=caller.pending)
+    if call.channel == CONNECT_CHAT and caller.citizen_id is not None:
+        _link_chat_conversation(call, caller.citizen_id, language, caller.open_cases)
     return answer
 
 
 def case_status(call: Call, keyed: str | None) -> dict[str, str]:
     """Answer the status of the case whose reference the caller keyed."""
-    caller = _find_caller(call)
-    language = _language(call, caller)
+    caller = find_caller(call)
+    language = caller_language(call, caller)
     reference = parse_reference(keyed or "")
     if reference is None:
-        return _answer("invalid", language, "reference_invalid")
+        return short_answer("invalid", language, "reference_invalid")
     marker, case = _marker_and_case(call.call_id, reference)
     # Each agency's line answers for its own cases only, as SMS and chat join
     # only their own agency's references: another agency's case is not found.
     if case is None or case.agency_id != call.agency.agency_id:
-        return _answer("not_found", language, "case_not_found")
+        return short_answer("not_found", language, "case_not_found")
 
     attached = case
     if marker is not None:
-        _add_action(marker, "case_status", attached)
+        add_action(marker, "case_status", attached)
     else:
         # The reference was sent only to whoever opened the case, so a caller id
         # that points to no citizen is recorded on the case owner's timeline.
         citizen_id = caller.citizen_id or case.citizen_id
-        _record_call(call, citizen_id, "case_status", attached)
+        record_call(call, citizen_id, "case_status", attached)
     status = prompts.status_word(case.status, language)
     formatted = format_reference(case.reference)
     return {
@@ -149,33 +161,45 @@ def case_status(call: Call, keyed: str | None) -> dict[str, str]:
 
 def error_answer(language: str, error_code: str, prompt: str = "error") -> dict[str, str]:
     """Return the safe answer of an action that could not run, naming why in `error_code`."""
-    return {**_answer("error", language, prompt), "error_code": error_code}
+    return {**short_answer("error", language, prompt), "error_code": error_code}
 
 
-def _answer(result: str, language: str, prompt: str) -> dict[str, str]:
+def short_answer(result: str, language: str, prompt: str) -> dict[str, str]:
+    """Return an answer of only a result, the language and the prompt `prompt`."""
     return {"result": result, "language": language, "prompt": prompts.text(prompt, language)}
 
 
-def _find_caller(call: Call) -> _Caller:
+def find_caller(call: Call) -> Caller:
     """Find the caller id's verified owner, else the profile of an earlier call from it.
 
     A claim typed on another channel, such as a phone number given in a chat, is
     ignored: a caller id is only a claim too, and two claims prove nothing.
     """
     if call.caller is None:
-        return _Caller()
+        return Caller()
     key = identity_key(call.caller.kind, call.caller.value)
     items = list(IdentityLink.query(key))
     owner = next((item for item in items if item.sk == "LINK"), None)
     if owner is not None:
-        return _Caller(owner.citizen_id, known=True, language=owner.language)
+        return Caller(
+            owner.citizen_id,
+            known=True,
+            language=owner.language,
+            open_cases=_open_case_entries(owner),
+        )
     claim = next((item for item in items if item.source_channel == VOICE), None)
     if claim is not None:
-        return _Caller(claim.citizen_id, language=claim.language)
-    return _Caller()
+        return Caller(
+            claim.citizen_id, language=claim.language, open_cases=_open_case_entries(claim)
+        )
+    return Caller()
 
 
-def _new_caller(call: Call) -> _Caller:
+def _open_case_entries(link: IdentityLink) -> dict[str, dict]:
+    return link.open_cases.as_dict() if link.open_cases else {}
+
+
+def new_caller(call: Call) -> Caller:
     """Prepare a provisional profile that claims an unknown caller id."""
     now = utc_now()
     citizen_id = new_id()
@@ -189,7 +213,7 @@ def _new_caller(call: Call) -> _Caller:
         new_claim(call.caller.kind, call.caller.value, citizen_id, VOICE, language, now),
         tag="claim",
     )
-    return _Caller(citizen_id, language=language, profile=profile, pending=pending)
+    return Caller(citizen_id, language=language, profile=profile, pending=pending)
 
 
 def caller_of(call: Call) -> tuple[str | None, Transaction | None]:
@@ -199,9 +223,9 @@ def caller_of(call: Call) -> tuple[str | None, Transaction | None]:
     the number, else a new provisional profile, whose writes come back as the
     transaction to commit with the call. Returns (None, None) for a withheld caller id.
     """
-    caller = _find_caller(call)
+    caller = find_caller(call)
     if caller.citizen_id is None and call.caller is not None:
-        caller = _new_caller(call)
+        caller = new_caller(call)
     return caller.citizen_id, caller.pending
 
 
@@ -212,13 +236,13 @@ def _profile(citizen_id: str) -> CitizenProfile | None:
         return None
 
 
-def _language(call: Call, caller: _Caller) -> str:
+def caller_language(call: Call, caller: Caller) -> str:
     """Return the caller's stored language, else the flow's, as the agency serves it."""
     stored = caller.profile.language if caller.profile is not None else caller.language
     return call.agency.language_for(stored or call.language_hint)
 
 
-def _open_cases(caller: _Caller, agency_id: str) -> list[CitizenCase]:
+def _open_cases(caller: Caller, agency_id: str) -> list[CitizenCase]:
     """Return the caller's open cases at this agency, merged profiles included."""
     if caller.profile is None or caller.pending is not None:
         return []
@@ -280,7 +304,7 @@ def _found(future: Any) -> Any:
         return None
 
 
-def _record_call(
+def record_call(
     call: Call,
     citizen_id: str | None,
     action: str,
@@ -292,7 +316,26 @@ def _record_call(
         logger.info("call not recorded: caller unknown", extra={"action": action})
         return
     now = utc_now()
-    contact = new_contact(
+    contact = new_call_contact(call, citizen_id, action, case, now)
+    transaction = pending or Transaction()
+    transaction.put_new(contact, tag="contact")
+    transaction.put_new(new_marker(VOICE, call.call_id, contact, now), tag="dedupe")
+    try:
+        transaction.commit()
+    except DuplicateEventError:
+        # An earlier invocation recorded the call: a Connect retry, another leg
+        # of a transferred call, or an action that ran at the same time.
+        marker = DedupeMarker.get(event_key(VOICE, call.call_id), "EVENT")
+        add_action(marker, action, case)
+        return
+    logger.info("call recorded", extra={"citizen_id": citizen_id, "action": action})
+
+
+def new_call_contact(
+    call: Call, citizen_id: str, action: str, case: Case | None, now: datetime
+) -> Contact:
+    """Build the one contact of a call, whose id derives from the call so retries find it."""
+    return new_contact(
         contact_id=contact_id_for(VOICE, call.call_id),
         citizen_id=citizen_id,
         agency_id=call.agency.agency_id,
@@ -308,21 +351,32 @@ def _record_call(
         identity_verified=False,
         actions={action},
     )
-    transaction = pending or Transaction()
-    transaction.put_new(contact, tag="contact")
-    transaction.put_new(new_marker(VOICE, call.call_id, contact, now), tag="dedupe")
+
+
+def _link_chat_conversation(
+    call: Call, citizen_id: str, language: str, open_cases: dict[str, dict] | None
+) -> None:
+    """Link a Connect chat's conversation identity to the citizen its customer endpoint names.
+
+    The chat's streamed messages (`connect_chat_stream`) carry neither the customer
+    endpoint nor the contact's attributes, so they find the citizen through this link,
+    which also carries the caller's open case here. A link the stream wrote first stays.
+    """
+    link = new_link(CONNECT_CHAT, call.call_id, citizen_id, CONNECT_CHAT, language, utc_now())
+    entry = (open_cases or {}).get(call.agency.agency_id)
+    if entry:
+        link.open_cases = {call.agency.agency_id: entry}
     try:
-        transaction.commit()
-    except DuplicateEventError:
-        # An earlier invocation recorded the call: a Connect retry, another leg
-        # of a transferred call, or an action that ran at the same time.
-        marker = DedupeMarker.get(event_key(VOICE, call.call_id), "EVENT")
-        _add_action(marker, action, case)
+        link.save(condition=IdentityLink.pk.does_not_exist())
+    except PutError as error:
+        if error.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        logger.info("chat conversation already linked", extra={"citizen_id": citizen_id})
         return
-    logger.info("call recorded", extra={"citizen_id": citizen_id, "action": action})
+    logger.info("chat conversation linked", extra={"citizen_id": citizen_id})
 
 
-def _add_action(marker: DedupeMarker, action: str, case: Case | None) -> None:
+def add_action(marker: DedupeMarker, action: str, case: Case | None) -> None:
     """Add an action to the contact a call's marker names; repeating one changes nothing."""
     actions = [Contact.actions.add({action})]
     if case is not None:

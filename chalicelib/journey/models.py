@@ -12,6 +12,8 @@ VOICE = "voice"
 WHATSAPP = "whatsapp"
 MESSENGER = "messenger"
 EMAIL = "email"
+# A chat of an Amazon Connect instance: its contact flow and its streamed messages.
+CONNECT_CHAT = "connect_chat"
 
 # Case statuses. A message joins a case only while it is in OPEN_STATUSES.
 OPEN = "open"

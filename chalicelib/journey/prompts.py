@@ -1,7 +1,8 @@
 """Sentences Ventanilla sends or speaks, in every language it serves.
 
 Automatic notices stay within 70 characters so that an SMS fits one segment
-even when an accented letter forces UCS-2 encoding.
+even when an accented letter forces UCS-2 encoding. The texts sent from a call
+include the agency's chat address and are checked against the demo agency's.
 """
 
 LANGUAGES = ("es", "en", "pt")
@@ -77,6 +78,78 @@ _TEXTS = {
         "es": "Lo sentimos, no podemos atenderle ahora.",
         "en": "Sorry, we cannot help you right now.",
         "pt": "Desculpe, não podemos atendê-lo agora.",
+    },
+    "callback_scheduled": {
+        "es": "Le devolveremos la llamada a este número en cuanto le toque. Ya puede colgar.",
+        "en": "We will call you back at this number when it is your turn. You can hang up now.",
+        "pt": "Retornaremos a ligação para este número quando for a sua vez. Já pode desligar.",
+    },
+    "callback_number_withheld": {
+        "es": "Su número está oculto, así que no podemos devolverle la llamada.",
+        "en": "Your number is withheld, so we cannot call you back.",
+        "pt": "Seu número está oculto, então não podemos retornar a ligação.",
+    },
+    "link_number_withheld": {
+        "es": "Su número está oculto, así que no podemos enviarle un mensaje.",
+        "en": "Your number is withheld, so we cannot send you a message.",
+        "pt": "Seu número está oculto, então não podemos enviar uma mensagem.",
+    },
+    "link_sent": {
+        "es": "Le enviamos el enlace del chat por {channel}.",
+        "en": "We sent you the chat link by {channel}.",
+        "pt": "Enviamos o link do chat por {channel}.",
+    },
+    "summary_sent": {
+        "es": "Enviamos el resumen del caso por {channel} al número registrado en el caso.",
+        "en": "We sent the case summary by {channel} to the number registered for the case.",
+        "pt": "Enviamos o resumo do caso por {channel} para o número registrado no caso.",
+    },
+    "link_not_possible": {
+        "es": "No podemos enviarle mensajes por SMS ni por WhatsApp.",
+        "en": "We cannot send you messages by SMS or WhatsApp.",
+        "pt": "Não podemos enviar mensagens por SMS nem por WhatsApp.",
+    },
+    "channel_invalid": {
+        "es": "Esa forma de contacto no es válida.",
+        "en": "That way of contact is not valid.",
+        "pt": "Essa forma de contato não é válida.",
+    },
+    # Texts sent by SMS or WhatsApp from a call.
+    "chat_link": {
+        "es": "Continúe su trámite por chat: {url}",
+        "en": "Continue in our chat: {url}",
+        "pt": "Continue pelo chat: {url}",
+    },
+    "case_summary": {
+        "es": "Caso {reference}: {status}.",
+        "en": "Case {reference}: {status}.",
+        "pt": "Caso {reference}: {status}.",
+    },
+    "case_summary_link": {
+        "es": "Caso {reference}: {status}. Siga por chat: {url}",
+        "en": "Case {reference}: {status}. Continue in our chat: {url}",
+        "pt": "Caso {reference}: {status}. Siga pelo chat: {url}",
+    },
+    # The callback task as agents see it in the Contact Control Panel.
+    "callback_task_name": {
+        "es": "Devolver llamada",
+        "en": "Call back",
+        "pt": "Retornar ligação",
+    },
+    "callback_task_number": {
+        "es": "Llamar al {phone}.",
+        "en": "Call {phone}.",
+        "pt": "Ligar para {phone}.",
+    },
+    "callback_task_case": {
+        "es": "Caso {reference}.",
+        "en": "Case {reference}.",
+        "pt": "Caso {reference}.",
+    },
+    "callback_task_unverified": {
+        "es": "El número no está verificado: pida la referencia del caso antes de dar detalles.",
+        "en": "The number is not verified: ask for the case reference before giving details.",
+        "pt": "O número não é verificado: peça a referência do caso antes de dar detalhes.",
     },
 }
 

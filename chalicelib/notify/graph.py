@@ -1,7 +1,8 @@
 """Meta's Graph API over HTTPS: the WhatsApp Cloud API and the Messenger Send API.
 
 Requests use urllib with a short timeout, because a send runs inside a Lambda handler
-that must not hang on a slow Graph API. Access tokens are SecureString parameters in
+that must not hang on a slow Graph API. Inside a contact flow action the timeout is
+also cut to the time its deadline leaves. Access tokens are SecureString parameters in
 SSM, read through powertools' cache. The base URL is a setting, so the local stack and
 tests point it at a server on 127.0.0.1.
 """
@@ -12,13 +13,21 @@ import urllib.request
 from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
 
+from chalicelib import aws, deadline
 from chalicelib.notify.attempts import CONNECTION_FAILED, TIMED_OUT, TOKEN_UNAVAILABLE
 from chalicelib.observability import logger
 from chalicelib.settings import get_settings
 
 # A send response is a few hundred bytes, so this bounds what a faulty server returns.
 MAX_RESPONSE_BYTES = 65536
+# The key of this module's SSM provider among powertools' providers, which
+# `parameters.clear_caches()` empties along with the default ones.
+SSM_PROVIDER_KEY = "ventanilla-bounded-ssm"
+# The least time left for which a request is started. It is an estimate of one send's
+# round trip: with less, the request would only time out.
+MIN_TIMEOUT_SECONDS = 0.5
 
 
 class GraphError(Exception):
@@ -32,12 +41,24 @@ class GraphError(Exception):
 def access_token(parameter_name: str) -> str:
     """Return an access token from SSM, raising GraphError("token_unavailable") if unreadable."""
     try:
-        return parameters.get_parameter(
+        return _ssm_provider().get(
             parameter_name, decrypt=True, max_age=get_settings().meta_token_cache_seconds
         )
     except parameters.GetParameterError as error:
         logger.warning("meta token unavailable", extra={"parameter": parameter_name})
         raise GraphError(TOKEN_UNAVAILABLE) from error
+
+
+def _ssm_provider() -> parameters.SSMProvider:
+    """Return a powertools SSM provider on the bounded SSM client of `chalicelib.aws`.
+
+    `parameters.get_parameter` would build its client with botocore's 60 s timeouts.
+    """
+    provider = DEFAULT_PROVIDERS.get(SSM_PROVIDER_KEY)
+    if provider is None:
+        provider = parameters.SSMProvider(boto3_client=aws.client("ssm"))
+        DEFAULT_PROVIDERS[SSM_PROVIDER_KEY] = provider
+    return provider
 
 
 def post(path: str, token: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -47,6 +68,9 @@ def post(path: str, token: str, payload: dict[str, Any]) -> dict[str, Any]:
     the error body is not Meta's, "timed_out" or "connection_failed".
     """
     settings = get_settings()
+    timeout = deadline.cap(settings.meta_timeout_seconds)
+    if timeout < MIN_TIMEOUT_SECONDS:
+        raise GraphError(TIMED_OUT)
     url = f"{settings.meta_graph_url.rstrip('/')}/{settings.meta_graph_version}/{path}"
     request = urllib.request.Request(  # noqa: S310 - the URL is a validated http(s) setting
         url,
@@ -55,7 +79,7 @@ def post(path: str, token: str, payload: dict[str, Any]) -> dict[str, Any]:
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
     try:
-        with urllib.request.urlopen(request, timeout=settings.meta_timeout_seconds) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             return json.loads(response.read(MAX_RESPONSE_BYTES))
     except urllib.error.HTTPError as error:
         raise GraphError(_error_code(error)) from error

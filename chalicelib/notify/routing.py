@@ -27,6 +27,8 @@ from chalicelib.store.models import (
 FALLBACK_ORDER = (WHATSAPP, MESSENGER, SMS, EMAIL, CHAT)
 # The identity kind that reaches a citizen on each channel.
 IDENTITY_KINDS = {SMS: "phone", WHATSAPP: "whatsapp", MESSENGER: "messenger", EMAIL: "email"}
+# Channels whose identities are phone numbers in E.164: WhatsApp ids are the number.
+PHONE_CHANNELS = frozenset({SMS, WHATSAPP})
 
 
 @dataclass(frozen=True)
@@ -70,11 +72,24 @@ def route_for(
     first: Route | None,
     session_id: str | None,
     consent_reply: bool,
+    phone: str | None = None,
 ) -> Route | Skip:
-    """Return where `channel` reaches the citizen for the agency, or why it cannot."""
+    """Return where `channel` reaches the citizen for the agency, or why it cannot.
+
+    `phone`, when set, is where SMS and WhatsApp go even if it is only a claim. Callers
+    set it only for a text that contains nothing about a case.
+    """
     opted_out = profile is not None and profile.is_opted_out(agency_id, channel)
     if opted_out and not consent_reply:
         return Skip(channel, OPTED_OUT)
+    if phone is not None and channel in PHONE_CHANNELS:
+        kind = IDENTITY_KINDS[channel]
+        entry = f"{kind}#{phone}"
+        verified = profile is not None and entry in (profile.verified_identities or set())
+        return Route(channel, identity=Identity(kind, phone, verified=verified))
+    if channel not in IDENTITY_KINDS and channel != CHAT:
+        # Nothing here sends on a Connect chat or a call, whatever identity reached it.
+        return Skip(channel, NO_IDENTITY)
     if first is not None and first.channel == channel:
         if first.identity is not None:
             if not first.identity.verified:

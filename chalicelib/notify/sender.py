@@ -95,6 +95,12 @@ class Outbound:
     # to answer in words or digits. A tapped choice comes back as an inbound
     # message of content kind "button" whose `payload` is the id.
     choices: tuple[tuple[str, str], ...] = ()
+    # The only channels the message may take, such as SMS and WhatsApp for a link sent
+    # from a call. None allows every channel.
+    channels: frozenset[str] | None = None
+    # A phone number that SMS and WhatsApp send to even when it is only a claim, such as
+    # a caller id. Set it only for a text that contains nothing about a case.
+    phone: str | None = None
 
 
 @dataclass
@@ -248,7 +254,10 @@ def deliver(request: Outbound, first: Route | None, fallback: bool = True) -> De
     preferred = profile.preferred_channel if profile else None
     attempts: list[Attempt] = []
     skipped: list[dict[str, str]] = [{}]
-    for channel in routing.channel_order(first.channel if first else None, preferred, fallback):
+    order = routing.channel_order(first.channel if first else None, preferred, fallback)
+    if request.channels is not None:
+        order = [channel for channel in order if channel in request.channels]
+    for channel in order:
         route = routing.route_for(
             channel,
             request.agency.agency_id,
@@ -256,6 +265,7 @@ def deliver(request: Outbound, first: Route | None, fallback: bool = True) -> De
             first,
             request.session_id,
             request.consent_action is not None,
+            phone=request.phone,
         )
         attempt = (
             not_sent(channel, route.reason)
@@ -350,7 +360,10 @@ def _whatsapp(
     if not template:
         return not_sent(WHATSAPP, NO_TEMPLATE, to)
     values = {
-        "case_reference": format_reference(request.case_reference or ""),
+        # A template about no case, such as a chat link sent from a call, has no reference.
+        "case_reference": format_reference(request.case_reference)
+        if request.case_reference
+        else "",
         "text": request.text,
         "agency": request.agency.name,
     }

@@ -2,10 +2,17 @@
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib import aws
+from chalicelib import aws, deadline
 from chalicelib.agencies import AgencyConfig
 from chalicelib.journey.models import SMS, Identity
-from chalicelib.notify.attempts import NOT_CONFIGURED, SENT, Attempt, failed, not_sent
+from chalicelib.notify.attempts import (
+    NOT_CONFIGURED,
+    SENT,
+    TIMED_OUT,
+    Attempt,
+    failed,
+    not_sent,
+)
 from chalicelib.notify.segments import segment_count
 from chalicelib.observability import logger
 
@@ -15,6 +22,9 @@ def send_sms(agency: AgencyConfig, to: Identity, text: str) -> Attempt:
     if not agency.sms_number:
         logger.warning("sms not sent: agency has no sms number")
         return not_sent(SMS, NOT_CONFIGURED, to)
+    if not deadline.allows(aws.bounded_request_seconds()):
+        logger.warning("sms not sent: no time left before the deadline")
+        return not_sent(SMS, TIMED_OUT, to)
     try:
         response = aws.client("pinpoint-sms-voice-v2").send_text_message(
             DestinationPhoneNumber=to.value,

@@ -15,11 +15,18 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib import aws
+from chalicelib import aws, deadline
 from chalicelib.agencies import AgencyConfig
 from chalicelib.journey.models import WHATSAPP, Identity
 from chalicelib.notify import graph
-from chalicelib.notify.attempts import NOT_CONFIGURED, SENT, Attempt, failed, not_sent
+from chalicelib.notify.attempts import (
+    NOT_CONFIGURED,
+    SENT,
+    TIMED_OUT,
+    Attempt,
+    failed,
+    not_sent,
+)
 from chalicelib.observability import logger
 from chalicelib.settings import get_settings
 
@@ -117,6 +124,11 @@ def template_message(to: Identity, template: dict[str, Any], values: dict[str, s
 def send_whatsapp(agency: AgencyConfig, to: Identity, message: dict[str, Any]) -> Attempt:
     """Send a Meta message object, returning a failed send instead of raising."""
     template = message.get("template", {}).get("name")
+    # Either path makes one bounded AWS request (the send, or the token's SSM read)
+    # before anything else, so a deadline that cannot fit one skips the send.
+    if not deadline.allows(aws.bounded_request_seconds()):
+        logger.warning("whatsapp not sent: no time left before the deadline")
+        return not_sent(WHATSAPP, TIMED_OUT, to)
     if agency.whatsapp_social_phone_number_arn:
         sent = _send_social(agency.whatsapp_social_phone_number_arn, to, message)
     elif agency.whatsapp_phone_number_id:

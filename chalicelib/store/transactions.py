@@ -68,6 +68,10 @@ class Transaction:
     def delete(self, item: Any, tag: str, condition: Any = None) -> None:
         self._operations.append(("delete", tag, item, condition, None))
 
+    def extend(self, other: "Transaction") -> None:
+        """Add every write of `other`, which stays as it was."""
+        self._operations.extend(other._operations)
+
     def __len__(self) -> int:
         return len(self._operations)
 

@@ -1,12 +1,14 @@
 """The local stand-in for carriers: sends that moto does not implement land in an outbox.
 
-moto 5.2.1 returns 404 "Not yet implemented" for End User Messaging SMS
+moto 5.2 returns 404 "Not yet implemented" for End User Messaging SMS
 `SendTextMessage`, End User Messaging Social `SendWhatsAppMessage` and Connect
-`StartOutboundVoiceContact`. `OutboxMiddleware` sits in front of moto's WSGI app and
-responds to those three operations with the response shape each service documents. It
-records every message in memory and in an append-only JSON Lines file. The app's code
-stays the same as in production, because it calls the real APIs through boto3. Every
-other request passes through to moto untouched.
+`StartOutboundVoiceContact` and `StartTaskContact`. `OutboxMiddleware` sits in front of
+moto's WSGI app and responds to those operations with the response shape each service
+documents. It records every message in memory and in an append-only JSON Lines file. A
+Connect request that repeats a ClientToken gets the contact id of the first one and is
+not recorded again, as Connect answers it. The app's code stays the same as in
+production, because it calls the real APIs through boto3. Every other request passes
+through to moto untouched.
 
 The middleware also replaces Meta's Graph API under `GRAPH_PATH`, where the local stack
 points `VENTANILLA_META_GRAPH_URL`. WhatsApp Cloud API and Messenger Send API messages
@@ -101,6 +103,8 @@ class Operation:
     id_key: str
     # AWS's JSON protocol names the error in the body, and REST-JSON in a header.
     json_protocol: bool
+    # True for operations whose ClientToken makes a repeated request return the first one's id.
+    idempotent: bool = False
 
 
 class OutboxMiddleware:
@@ -109,6 +113,9 @@ class OutboxMiddleware:
     def __init__(self, app: Callable[..., Iterable[bytes]], outbox: Outbox) -> None:
         self.app = app
         self.outbox = outbox
+        # (operation, ClientToken) → the id returned to the token's first request.
+        self._tokens: dict[tuple[str, str], str] = {}
+        self._tokens_lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         request = Request(environ)
@@ -129,10 +136,22 @@ class OutboxMiddleware:
         except InvalidRequestError as error:
             logger.warning("outbox rejected %s: %s", operation.name, error)
             return _validation_error(operation, str(error))
+        token = payload.get("ClientToken") if operation.idempotent else None
+        if isinstance(token, str) and token:
+            with self._tokens_lock:
+                earlier = self._tokens.get((operation.name, token))
+                if earlier is None:
+                    self._tokens[(operation.name, token)] = str(uuid.uuid4())
+            if earlier is not None:
+                logger.info("outbox repeated %s with the same ClientToken", operation.name)
+                return _json_response({operation.id_key: earlier})
+            message_id = self._tokens[(operation.name, token)]
+        else:
+            message_id = str(uuid.uuid4())
         message = OutboundMessage(
             channel=operation.channel,
             operation=operation.name,
-            message_id=str(uuid.uuid4()),
+            message_id=message_id,
             destination=destination,
             origination=origination,
             body=body,
@@ -247,6 +266,23 @@ def _parse_voice_contact(payload: dict[str, Any]) -> ParsedMessage:
     )
 
 
+def _parse_task_contact(payload: dict[str, Any]) -> ParsedMessage:
+    """Read a callback task: the number to call is its `callback_number` attribute."""
+    attributes = payload.get("Attributes") or {}
+    if not isinstance(attributes, dict):
+        raise InvalidRequestError("Attributes must be a map of strings")
+    details = {
+        "InstanceId": _required(payload, "InstanceId"),
+        "ContactFlowId": _required(payload, "ContactFlowId"),
+        "PreviousContactId": payload.get("PreviousContactId"),
+        "Attributes": attributes,
+        "References": payload.get("References") or {},
+    }
+    body = f"{payload.get('Name') or 'task'}: {payload.get('Description') or ''}".strip()
+    destination = str(attributes.get("callback_number") or "")
+    return destination, attributes.get("callback_queue_arn"), body, details
+
+
 OPERATIONS = (
     Operation(
         name="SendTextMessage",
@@ -282,6 +318,20 @@ OPERATIONS = (
         parse=_parse_voice_contact,
         id_key="ContactId",
         json_protocol=False,
+        idempotent=True,
+    ),
+    Operation(
+        name="StartTaskContact",
+        channel="task",
+        matches=lambda request: (
+            request.method == "PUT"
+            and request.path == "/contact/task"
+            and _signing_service(request) == "connect"
+        ),
+        parse=_parse_task_contact,
+        id_key="ContactId",
+        json_protocol=False,
+        idempotent=True,
     ),
 )
 

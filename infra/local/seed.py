@@ -37,9 +37,11 @@ DEVELOPMENT_META_SECRETS = {
 DEVELOPMENT_WHATSAPP_TOKEN = "dev-whatsapp-access-token-5b7e21"  # noqa: S105 - not a real token
 DEVELOPMENT_PAGE_TOKEN = "dev-messenger-page-token-{page_id}"  # noqa: S105 - not a real token
 
-# Templates as an agency registers them with Meta: `{{1}}` is the case reference and
-# `{{2}}` the text, such as "Novedades de su caso {{1}}: {{2}}".
-CASE_UPDATE_TEMPLATES = {
+# Templates as an agency registers them with Meta, by purpose. In "case_update", `{{1}}`
+# is the case reference and `{{2}}` the text, such as "Novedades de su caso {{1}}: {{2}}".
+# In "chat_link", `{{1}}` is the sentence with the chat address that a call sends, such
+# as "Mensaje de la oficina de atención: {{1}}".
+DEMO_TEMPLATES = {
     "case_update": {
         "es": {
             "name": "ventanilla_case_update",
@@ -51,7 +53,11 @@ CASE_UPDATE_TEMPLATES = {
             "language": "en_US",
             "parameters": ["case_reference", "text"],
         },
-    }
+    },
+    "chat_link": {
+        "es": {"name": "ventanilla_chat_link", "language": "es_MX", "parameters": ["text"]},
+        "en": {"name": "ventanilla_chat_link", "language": "en_US", "parameters": ["text"]},
+    },
 }
 
 # The reminder of an appointment, as a template the agency registers with Meta for
@@ -117,8 +123,11 @@ DEMO_AGENCY = {
     "contact_options": (
         "Llame al 55 5000 0100 (lun-vie 9-18 h) o escriba a atencion@demo.ventanilla.example"
     ),
-    "whatsapp_templates": {**CASE_UPDATE_TEMPLATES, **APPOINTMENT_REMINDER_TEMPLATES},
+    "whatsapp_templates": {**DEMO_TEMPLATES, **APPOINTMENT_REMINDER_TEMPLATES},
     "appointments": DEMO_APPOINTMENTS,
+    "chat_url": "https://demo.ventanilla.example/chat",
+    # The flow that queues callback tasks in the demo instance (development value).
+    "connect_callback_flow_id": "7e3b1c2d-4a5f-4b6c-8d7e-9f0a1b2c3d4e",
     **DEVELOPMENT_META_SECRETS,
 }
 
@@ -179,6 +188,8 @@ def seed_agency(agency: dict) -> None:
         survey_delay_seconds=agency.get("survey_delay_seconds"),
         survey_answer_seconds=agency.get("survey_answer_seconds"),
         calendar=agency.get("calendar"),
+        chat_url=agency.get("chat_url"),
+        connect_callback_flow_id=agency.get("connect_callback_flow_id"),
     ).save()
     endpoints = {
         "sms": agency["sms_number"],

@@ -7,6 +7,7 @@ pass (https://docs.aws.amazon.com/lambda/latest/dg/with-sns.html).
 """
 
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +69,41 @@ def _topic_arn(source: SNSEventConfig, sns: Any, topics: dict[str, str]) -> str:
         source.topic,
     )
     return sns.create_topic(Name=source.topic)["TopicArn"]
+
+
+_publishing = threading.local()
+
+
+def deliver_attributes_over_http() -> None:
+    """Make moto's HTTP notifications carry the message's MessageAttributes, as SNS's do.
+
+    moto 5.2.5's `Subscription.publish` builds the HTTP notification without them, and
+    the Connect chat stream names its instance only in its attributes. The patch keeps
+    each publish's attributes on its thread while moto builds that notification.
+    """
+    from moto.sns.models import Subscription
+
+    if getattr(Subscription, "_ventanilla_attributes", False):
+        return
+    publish = Subscription.publish
+    get_post_data = Subscription.get_post_data
+
+    def publish_keeping_attributes(self: Any, *args: Any, **kwargs: Any) -> Any:
+        _publishing.attributes = kwargs.get("message_attributes")
+        try:
+            return publish(self, *args, **kwargs)
+        finally:
+            _publishing.attributes = None
+
+    def post_data_with_attributes(
+        self: Any, message: str, message_id: str, subject: Any, message_attributes: Any = None
+    ) -> Any:
+        attributes = message_attributes or getattr(_publishing, "attributes", None)
+        return get_post_data(self, message, message_id, subject, message_attributes=attributes)
+
+    Subscription.publish = publish_keeping_attributes
+    Subscription.get_post_data = post_data_with_attributes
+    Subscription._ventanilla_attributes = True
 
 
 def lambda_event(notification: dict[str, Any], subscription_arn: str) -> dict[str, Any]:

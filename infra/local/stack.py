@@ -51,7 +51,7 @@ from infra.local.servers import (
     chalice_server,
     wsgi_server,
 )
-from infra.local.sns import Subscription, subscribe_handlers
+from infra.local.sns import Subscription, deliver_attributes_over_http, subscribe_handlers
 from infra.resources import create_resources as create_template_resources
 
 logger = logging.getLogger(__name__)
@@ -153,6 +153,7 @@ def serve(config: LocalConfig, cleanup: ExitStack, stopping: threading.Event) ->
     cleanup.callback(app_server.server_close)
 
     outbox = Outbox(config.outbox_path)
+    deliver_attributes_over_http()
     moto_backend = SerializedApp(DomainDispatcherApplication(create_backend_app))
     moto_app = OutboxMiddleware(moto_backend, outbox)
     _start(cleanup, ServerThread("moto", wsgi_server(moto_listener, moto_app)))

@@ -338,6 +338,55 @@ def test_outbox_answers_whatsapp_and_voice_sends(stack):
     assert by_channel["voice"]["details"]["ContactFlowId"] == "flow-demo"
 
 
+def test_callback_task_lands_in_outbox_once(stack):
+    phone = _new_phone()
+    contact_id = str(uuid.uuid4())
+    event = _contact_flow_event(phone, contact_id, {"action": "request_callback"})
+
+    _, first = _invoke(stack, "connect_contact_flow", event)
+    _, second = _invoke(stack, "connect_contact_flow", event)
+
+    assert first["result"] == "ok"
+    assert first["callback_scheduled"] == "true"
+    assert second == first
+    (task,) = stack.outbox_to(phone)
+    assert task["operation"] == "StartTaskContact"
+    assert task["details"]["PreviousContactId"] == contact_id
+    assert task["details"]["ContactFlowId"] == DEMO_AGENCY["connect_callback_flow_id"]
+
+
+def test_chat_stream_publish_reaches_handler(stack):
+    conversation = str(uuid.uuid4())
+    document = {
+        "AbsoluteTime": "2026-12-04T15:04:05.020Z",
+        "Content": "Hola, se fue la luz en mi colonia",
+        "ContentType": "text/plain",
+        "Id": str(uuid.uuid4()),
+        "Type": "MESSAGE",
+        "ParticipantRole": "CUSTOMER",
+        "InitialContactId": conversation,
+        "ContactId": conversation,
+    }
+    instance_id = DEMO_AGENCY["connect_instance_arn"].rsplit("/", 1)[-1]
+    attributes = {
+        "InstanceId": {"DataType": "String", "StringValue": instance_id},
+        "AccountId": {"DataType": "String", "StringValue": "123456789012"},
+    }
+    sns = stack.client("sns")
+    message_id = sns.publish(
+        TopicArn=topic_arn("ventanilla-local-connect-chat-stream"),
+        Message=json.dumps(document),
+        MessageAttributes=attributes,
+    )["MessageId"]
+    stack.wait_for_output(f"SNS message {message_id} handled")
+
+    link_key = {"pk": f"IDENTITY#connect_chat#{conversation}", "sk": "LINK"}
+    citizen_id = stack.table().get_item(Key=link_key)["Item"]["citizen_id"]
+    (message,) = [item for item in _contacts(stack, citizen_id) if item["direction"] == "inbound"]
+    assert message["channel"] == "connect_chat"
+    assert message["body"] == document["Content"]
+
+
 def test_messenger_notice_lands_in_graph_outbox(stack):
     psid = str(uuid.uuid4().int)[:16]
     page_id = DEMO_AGENCY["messenger_page_id"]

@@ -322,6 +322,81 @@ def test_case_status_first_action_costs(client, demo_agency, sent_sms):
     assert log.failed == []
 
 
+# request_callback and send_link. The second write of a first invocation is the phone
+# figures' row and its marker (chalicelib/reports/phone.py).
+
+
+def test_request_callback_after_identify_costs(client, demo_agency, sent_sms):
+    from tests.support_connect import connect_tasks
+
+    send_sms(client, demo_agency, FIRST_SMS, "sms-1")
+    call_flow(client, demo_agency, CITIZEN_PHONE, "identify")
+    with connect_tasks() as tasks:
+        tasks.answer()
+        with count_aws_calls() as log:
+            flow_response = call_flow(client, demo_agency, CITIZEN_PHONE, "request_callback")
+
+    assert flow_response["callback_scheduled"] == "true"
+    assert [key.split("#")[0] for key in read_keys(log)] == ["IDENTITY", "EVENT", "EVENT"]
+    assert log.operations() == {"Query": 1, "TransactGetItems": 1, "TransactWriteItems": 2}
+    assert [call.operation for call in log.other_calls] == ["StartTaskContact"]
+    # The callback's contact and marker, the call's contact; the figures' marker and row.
+    assert log.items_written == 5
+    assert log.failed == []
+
+
+def test_request_callback_repeated_costs_two_reads(client, demo_agency, sent_sms):
+    from tests.support_connect import connect_tasks
+
+    send_sms(client, demo_agency, FIRST_SMS, "sms-1")
+    with connect_tasks() as tasks:
+        tasks.answer()
+        call_flow(client, demo_agency, CITIZEN_PHONE, "request_callback")
+        with count_aws_calls() as log:
+            flow_response = call_flow(client, demo_agency, CITIZEN_PHONE, "request_callback")
+
+    assert flow_response["callback_scheduled"] == "true"
+    assert log.operations() == {"Query": 1, "TransactGetItems": 1}
+    assert log.other_calls == []
+
+
+def test_send_link_unknown_caller_costs(client, demo_agency, sent_sms):
+    call_flow(client, demo_agency, CITIZEN_PHONE, "identify")
+    with count_aws_calls() as log:
+        flow_response = call_flow(client, demo_agency, CITIZEN_PHONE, "send_link")
+
+    assert flow_response["link_channel"] == "sms"
+    # The caller's claim, the call's and the link's markers, the number's WhatsApp owner,
+    # then the profile the notify service reads.
+    assert [key.split("#")[0] for key in read_keys(log)] == [
+        "IDENTITY",
+        "EVENT",
+        "EVENT",
+        "IDENTITY",
+        "CITIZEN",
+    ]
+    assert log.operations() == {
+        "Query": 1,
+        "TransactGetItems": 1,
+        "GetItem": 2,
+        "PutItem": 1,
+        "TransactWriteItems": 2,
+    }
+    assert [call.operation for call in log.other_calls] == ["SendTextMessage"]
+    assert log.items_written == 7
+
+
+def test_send_link_repeated_costs_three_reads(client, demo_agency, sent_sms):
+    call_flow(client, demo_agency, CITIZEN_PHONE, "identify")
+    call_flow(client, demo_agency, CITIZEN_PHONE, "send_link")
+    with count_aws_calls() as log:
+        call_flow(client, demo_agency, CITIZEN_PHONE, "send_link")
+
+    # The caller, the markers, then the contact the link's marker names.
+    assert log.operations() == {"Query": 1, "TransactGetItems": 1, "GetItem": 1}
+    assert log.other_calls == []
+
+
 # WhatsApp, Messenger and email. Each known-citizen scenario sends a first message
 # uncounted, which opens the case, fills the agency cache and caches the Meta secret.
 
