@@ -294,7 +294,9 @@ def _untried_channels(case: Case, profile: CitizenProfile | None, tried: list[st
         channel
         for channel in order
         if channel not in tried
-        and not isinstance(routing.route_for(channel, profile, None, case.session_id, False), Skip)
+        and not isinstance(
+            routing.route_for(channel, case.agency_id, profile, None, case.session_id, False), Skip
+        )
     ]
 
 

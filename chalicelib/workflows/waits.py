@@ -105,7 +105,7 @@ def resume_from_message(
     content_kind: str = "text",
     content: dict | None = None,
 ) -> Resumed | None:
-    """Resume the citizen's newest wait at the agency that this message answers.
+    """Resume the citizen's newest open wait at the agency that this message answers.
 
     Returns None when no registered parser reads the message as an answer, or the
     citizen has no wait it answers; the message is then an ordinary message. Costs
@@ -114,16 +114,9 @@ def resume_from_message(
     parsed = _parse_all(text, content_kind, content)
     if not parsed:
         return None
-    waits = [
-        wait
-        for wait in WorkflowWait.query(
-            citizen_key(citizen_id), WorkflowWait.sk.startswith(f"WAIT#{agency_id}#")
-        )
-        if wait.kind in parsed
-    ]
-    if not waits:
+    wait = _answered_wait(citizen_id, agency_id, parsed)
+    if wait is None:
         return None
-    wait = max(waits, key=lambda item: item.asked_at)
     output = {**parsed[wait.kind], "channel": channel}
     return _resume(wait, output)
 
@@ -142,6 +135,16 @@ def answered_case_id(
     parsed = _parse_all(text, content_kind, content)
     if not parsed:
         return None
+    wait = _answered_wait(citizen_id, agency_id, parsed)
+    return wait.case_id if wait is not None else None
+
+
+def _answered_wait(citizen_id: str, agency_id: str, parsed: dict[str, dict]) -> WorkflowWait | None:
+    """Return the wait a parsed answer is for: the newest still waiting, else the newest kept.
+
+    Preferring open waits lets a second answer reach the older of two questions once
+    the newer one was answered.
+    """
     waits = [
         wait
         for wait in WorkflowWait.query(
@@ -149,7 +152,9 @@ def answered_case_id(
         )
         if wait.kind in parsed
     ]
-    return max(waits, key=lambda item: item.asked_at).case_id if waits else None
+    open_waits = [wait for wait in waits if wait.status == WAITING]
+    candidates = open_waits or waits
+    return max(candidates, key=lambda wait: wait.asked_at) if candidates else None
 
 
 def ended_text(kind: str, language: str) -> str | None:

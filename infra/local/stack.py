@@ -107,6 +107,9 @@ def prepare_environment(config: LocalConfig) -> None:
             "AWS_REGION": REGION,
             # botocore, and so boto3 and PynamoDB, send every service here.
             "AWS_ENDPOINT_URL": config.moto_url,
+            # moto's Step Functions interpreter sends a workflow's SQS, SNS and DynamoDB
+            # steps to localhost on this port (moto 5.2.5), not to AWS_ENDPOINT_URL.
+            "MOTO_PORT": str(config.moto_port),
             # WhatsApp Cloud API and Messenger sends land in the outbox, never at Meta.
             "VENTANILLA_META_GRAPH_URL": f"{config.moto_url}{GRAPH_PATH}",
             # A developer's ~/.aws files must not add profiles, endpoints or credentials.
