@@ -581,6 +581,12 @@ class Agency(TableItem):
     surveys_enabled = BooleanAttribute(null=True)
     survey_delay_seconds = NumberAttribute(null=True)
     survey_answer_seconds = NumberAttribute(null=True)
+    # The agency's web chat page, which the phone line sends to callers who would rather
+    # write (the contact flow's send_link), such as "https://example.gob/chat".
+    chat_url = UnicodeAttribute(null=True)
+    # The id of the Connect flow that queues a callback task (the contact flow's
+    # request_callback), in the agency's Connect instance.
+    connect_callback_flow_id = UnicodeAttribute(null=True)
 
 
 class DeadlineEntry(TableItem):
@@ -598,12 +604,6 @@ class DeadlineEntry(TableItem):
     assigned_agent_id = UnicodeAttribute(null=True)
     # "running", or "failed" when the deadline workflow stopped reminding and escalating.
     status = UnicodeAttribute(default="running")
-    # The agency's web chat page, which the phone line sends to callers who would rather
-    # write (the contact flow's send_link), such as "https://example.gob/chat".
-    chat_url = UnicodeAttribute(null=True)
-    # The id of the Connect flow that queues a callback task (the contact flow's
-    # request_callback), in the agency's Connect instance.
-    connect_callback_flow_id = UnicodeAttribute(null=True)
 
 
 class AgencyEndpoint(TableItem):
