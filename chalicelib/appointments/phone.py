@@ -35,10 +35,10 @@ def _confirm_or_cancel(call: calls.Call, action: str, keyed: str | None) -> dict
 
     reference = parse_reference(keyed or "")
     if reference is None:
-        return calls._answer("invalid", language, "reference_invalid")
+        return calls.short_answer("invalid", language, "reference_invalid")
     case = _case(reference, call.agency.agency_id)
     if case is None:
-        return calls._answer("not_found", language, "case_not_found")
+        return calls.short_answer("not_found", language, "case_not_found")
     try:
         appointment = lifecycle.appointment_of(case.case_id)
     except NotFoundError:
