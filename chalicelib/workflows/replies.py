@@ -1,4 +1,4 @@
-"""What an inbound message does to a workflow waiting for the citizen."""
+"""The effect of an inbound message on a workflow waiting for the citizen."""
 
 from chalicelib.journey.models import InboundMessage, InboundResult
 from chalicelib.notify import sender as notify

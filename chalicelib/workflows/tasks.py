@@ -2,8 +2,8 @@
 
 A state machine step sends `{"task", "token", "execution", "input"}` to the queue
 with `sqs:sendMessage.waitForTaskToken`; the handler runs the task registered
-under that name and answers the execution with SendTaskSuccess or
-SendTaskFailure. The queue delivers one message per invocation, so a failing
+under that name and reports the outcome to the execution with
+SendTaskSuccess or SendTaskFailure. The queue delivers one message per invocation, so a failing
 task never re-runs another.
 """
 
@@ -19,7 +19,7 @@ from chalicelib.errors import VentanillaError
 from chalicelib.observability import logger
 from chalicelib.settings import get_settings
 
-# What a task returns to keep its token for later, such as a wait for the citizen.
+# The return value of a task that keeps its token for later, such as a wait for the citizen.
 PENDING = object()
 
 # SendTaskFailure accepts an error name of up to 256 characters and a cause of up
@@ -76,7 +76,7 @@ def registered_tasks() -> frozenset[str]:
 
 
 def handle(record: dict) -> None:
-    """Run the task of one SQS record and answer its execution.
+    """Run the task of one SQS record and report its outcome to the execution.
 
     Raises the task's unexpected error, so SQS delivers the message again; on the
     last delivery the execution is failed first, so its error path runs while the

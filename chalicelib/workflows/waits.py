@@ -45,7 +45,7 @@ class AnswerKind:
 
 @dataclass(frozen=True)
 class Resumed:
-    """What became of an answer: `outcome` is "resumed", "ended" or "expired"."""
+    """The outcome of an answer: "resumed", "ended" or "expired"."""
 
     outcome: str
     wait: WorkflowWait

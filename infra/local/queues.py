@@ -1,6 +1,6 @@
 """SQS delivery to the app's queue handlers, as Lambda's SQS event source does it.
 
-One thread per queue handler long-polls its queue, passes each message to the
+One thread per queue handler polls its queue, passes each message to the
 handler in the event Lambda would build
 (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html), deletes it after
 the handler returns, and after a failure leaves it to come back when its
