@@ -631,7 +631,7 @@ class WorkflowRun(TableItem):
 class WorkflowWait(TableItem):
     """`CITIZEN#<id>` / `WAIT#<agency>#<case>#<kind>`: a workflow waiting for the citizen.
 
-    It holds the Step Functions task token that the citizen's answer resumes. It is
+    It contains the Step Functions task token that the citizen's answer resumes. It is
     keyed by citizen and agency, because an answer arrives on any of the citizen's
     channels at that agency and names neither the case nor the workflow.
     """

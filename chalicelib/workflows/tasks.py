@@ -78,7 +78,7 @@ def registered_tasks() -> frozenset[str]:
 def handle(record: dict) -> None:
     """Run the task of one SQS record and report its outcome to the execution.
 
-    Raises the task's unexpected error, so SQS delivers the message again; on the
+    Raises the task's unexpected error, so SQS delivers the message again. On the
     last delivery the execution is failed first, so its error path runs while the
     message goes to the dead-letter queue.
     """

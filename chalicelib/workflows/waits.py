@@ -107,8 +107,8 @@ def resume_from_message(
 ) -> Resumed | None:
     """Resume the citizen's newest open wait at the agency that this message answers.
 
-    Returns None when no registered parser reads the message as an answer, or the
-    citizen has no wait it answers; the message is then an ordinary message. Costs
+    Returns None when no registered parser reads the message as an answer, or when
+    the citizen has no wait it answers. The message is then an ordinary message. Costs
     one Query only for messages some parser accepts.
     """
     parsed = _parse_all(text, content_kind, content)
@@ -191,7 +191,7 @@ def _resume(wait: WorkflowWait, output: dict) -> Resumed:
             _set_status(wait, WAITING, expected=ANSWERED)
             raise
         _set_status(wait, EXPIRED, expected=ANSWERED)
-        logger.info("workflow answer came too late", extra={"case_id": wait.case_id})
+        logger.info("workflow answer rejected: task token expired", extra={"case_id": wait.case_id})
         return Resumed(outcome=EXPIRED, wait=wait, output=output)
     logger.info(
         "workflow resumed",
